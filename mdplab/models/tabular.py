@@ -1,0 +1,466 @@
+"""Tabular MDPs: finite-horizon or discounted, dense or sparse, validated once.
+
+A tabular MDP is the tuple ``(S, A, P, R, init)`` with either a horizon ``H``
+(episodic) or a discount ``gamma`` in [0, 1) (infinite horizon):
+
+* ``P[s, a, s'] = Pr(s_{h+1} = s' | s_h = s, a_h = a)`` for a stationary model,
+  or ``P[h, s, a, s']`` for a stage-dependent (time-inhomogeneous) one;
+* ``R[s, a]`` (or ``R[h, s, a]``) is the *mean* reward of taking ``a`` in ``s``;
+* ``init[s]`` is the distribution of the first state (default: state 0).
+
+Objective. Finite horizon: ``V^pi_h(s) = E[sum_{t=h}^{H-1} R_t(s_t, a_t) | s_h = s]``
+with stages indexed ``h = 0, ..., H-1`` and ``V_H = 0``. Discounted:
+``V^pi(s) = E[sum_{t>=0} gamma^t R(s_t, a_t) | s_0 = s]``.
+
+Two storage forms sit behind one interface:
+
+* **dense**: ``P`` is an ``(S, A, S)`` or ``(H, S, A, S)`` float64 array;
+* **sparse**: ``P`` is a CSR matrix whose row ``(h * S + s) * A + a`` is the
+  successor distribution of ``(h, s, a)`` (``h`` omitted when stationary), built
+  from any ``scipy.sparse`` matrix of shape ``(S*A, S)`` / ``(H*S*A, S)``, or from
+  fixed-width successor lists with :meth:`TabularMDP.from_successors`.
+
+Every planner and sampler accepts both forms. The model is validated at
+construction (a bad input raises ``ValueError`` naming the offending index) and
+is immutable afterwards: its arrays are read-only and attributes cannot be
+rebound; :meth:`TabularMDP.replace` builds a modified copy.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+ROW_SUM_TOL = 1e-9
+"""Maximum allowed ``|sum_s' P(s'|s,a) - 1|`` (also used for ``init``)."""
+
+_DENSE_LIMIT_BYTES = 2 * 1024**3
+
+
+@dataclass(frozen=True, slots=True)
+class CSRTransitions:
+    """Successor lists of every (stage,) state-action row, in CSR layout.
+
+    Row ``r = (h * S + s) * A + a`` has successors ``indices[indptr[r]:indptr[r+1]]``
+    with probabilities ``data[indptr[r]:indptr[r+1]]``. ``indices`` is int32
+    whenever it fits (half the memory traffic of int64 in the Bellman sweep).
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+
+
+def _fmt_index(idx) -> str:
+    return ", ".join(str(int(i)) for i in idx)
+
+
+def _as_real_array(x, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # ragged lists and similar
+        raise ValueError(f"{name} must be a real numeric array: {exc}") from None
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.floating)
+        or np.issubdtype(arr.dtype, np.integer)
+        or arr.dtype == bool
+    ):
+        raise ValueError(f"{name} must be a real numeric array; got dtype {arr.dtype}")
+    # Always copy: the model freezes its arrays and must not freeze the caller's.
+    return np.array(arr, dtype=np.float64, order="C", copy=True)
+
+
+def _first(mask: np.ndarray):
+    return tuple(np.argwhere(mask)[0])
+
+
+def _check_finite(arr: np.ndarray, name: str, what: str) -> None:
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        idx = _first(bad)
+        raise ValueError(f"{name}[{_fmt_index(idx)}] is {arr[idx]}; {what} must be finite")
+
+
+def _check_probability_rows(arr: np.ndarray, name: str) -> None:
+    """Non-negative, finite, each last-axis row summing to 1 within ROW_SUM_TOL."""
+    _check_finite(arr, name, "probabilities")
+    neg = arr < 0
+    if neg.any():
+        idx = _first(neg)
+        raise ValueError(f"{name}[{_fmt_index(idx)}] = {arr[idx]:.6g} is negative")
+    sums = arr.sum(axis=-1)
+    off = np.abs(sums - 1.0) > ROW_SUM_TOL
+    if off.any():
+        idx = _first(off)
+        raise ValueError(
+            f"{name}[{_fmt_index(idx)}, :] sums to {sums[idx]:.12g}; "
+            f"each row must sum to 1 within {ROW_SUM_TOL:g}"
+        )
+
+
+def _check_horizon(horizon) -> int | None:
+    if horizon is None:
+        return None
+    if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral):
+        raise ValueError(f"horizon must be an integer >= 1; got {horizon!r}")
+    if horizon < 1:
+        raise ValueError(f"horizon must be an integer >= 1; got {horizon}")
+    return int(horizon)
+
+
+def _check_gamma(gamma) -> float | None:
+    if gamma is None:
+        return None
+    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
+        raise ValueError(f"gamma must be a real number in [0, 1); got {gamma!r}")
+    g = float(gamma)
+    if not (0.0 <= g < 1.0):
+        raise ValueError(f"gamma must be in [0, 1); got {g}")
+    return g
+
+
+def _row_label(row: int, S: int, A: int, stationary: bool) -> str:
+    sa, a = divmod(row, A)
+    h, s = divmod(sa, S)
+    return f"P[{s}, {a}, :]" if stationary else f"P[{h}, {s}, {a}, :]"
+
+
+class TabularMDP:
+    """A finite MDP with known transitions and mean rewards (see module docstring).
+
+    Parameters
+    ----------
+    P : array_like or scipy.sparse matrix
+        Dense ``(S, A, S)`` / ``(H, S, A, S)`` array, or a sparse matrix of shape
+        ``(S*A, S)`` / ``(H*S*A, S)`` whose row ``(h*S + s)*A + a`` is ``P_h(.|s,a)``.
+    R : array_like
+        Mean rewards, ``(S, A)`` or stage-dependent ``(H, S, A)``.
+    gamma : float, optional
+        Discount in [0, 1). Give exactly one of ``gamma`` and ``horizon``.
+    horizon : int, optional
+        Episode length ``H >= 1`` (finite horizon, undiscounted).
+    init : int or array_like, optional
+        Initial state index or distribution over states (default: state 0).
+    name : str, optional
+        A label used in reprs and reports.
+    """
+
+    __slots__ = (
+        "S", "A", "horizon", "gamma", "stationary", "is_sparse", "name",
+        "_P", "_csr", "_R", "_init",
+    )
+
+    def __init__(self, P, R, *, gamma=None, horizon=None, init=None, name: str | None = None):
+        set_ = object.__setattr__
+        horizon = _check_horizon(horizon)
+        gamma = _check_gamma(gamma)
+        if (horizon is None) == (gamma is None):
+            raise ValueError(
+                "give exactly one of gamma= (discounted, in [0, 1)) or horizon= "
+                "(finite horizon, integer >= 1)"
+            )
+        R_arr = _as_real_array(R, "R")
+        if R_arr.ndim not in (2, 3):
+            raise ValueError(f"R must have shape (S, A) or (H, S, A); got shape {R_arr.shape}")
+
+        if sp.issparse(P):
+            A = R_arr.shape[-1]
+            csr, S, stationary = self._validate_sparse(P, A, horizon)
+            dense = None
+        else:
+            dense = _as_real_array(P, "P")
+            if dense.ndim not in (3, 4):
+                raise ValueError(
+                    f"P must have shape (S, A, S) or (H, S, A, S); got shape {dense.shape}"
+                )
+            S, A = dense.shape[-3], dense.shape[-2]
+            if dense.shape[-1] != S:
+                raise ValueError(
+                    f"P has shape {dense.shape}: the next-state axis has {dense.shape[-1]} "
+                    f"entries but there are {S} states"
+                )
+            if S < 1 or A < 1:
+                raise ValueError(f"P must have at least one state and one action; got {dense.shape}")
+            stationary = dense.ndim == 3
+            if not stationary:
+                if horizon is None:
+                    raise ValueError(
+                        "a stage-dependent P of shape (H, S, A, S) needs horizon=H; "
+                        "discounted models must be stationary"
+                    )
+                if dense.shape[0] != horizon:
+                    raise ValueError(
+                        f"P has {dense.shape[0]} stages (shape {dense.shape}) but horizon={horizon}"
+                    )
+            _check_probability_rows(dense, "P")
+            csr = None
+
+        # Rewards.
+        if R_arr.shape[-2:] != (S, A):
+            raise ValueError(
+                f"R has shape {R_arr.shape} but P implies (S, A) = ({S}, {A})"
+            )
+        if R_arr.ndim == 3:
+            if horizon is None:
+                raise ValueError(
+                    "a stage-dependent R of shape (H, S, A) needs horizon=H; "
+                    "discounted models must be stationary"
+                )
+            if R_arr.shape[0] != horizon:
+                raise ValueError(
+                    f"R has {R_arr.shape[0]} stages (shape {R_arr.shape}) but horizon={horizon}"
+                )
+        _check_finite(R_arr, "R", "rewards")
+
+        # Initial distribution.
+        if init is None:
+            init_arr = np.zeros(S)
+            init_arr[0] = 1.0
+        elif isinstance(init, numbers.Integral) and not isinstance(init, bool):
+            if not 0 <= init < S:
+                raise ValueError(f"init = {init} is not a state index in [0, {S})")
+            init_arr = np.zeros(S)
+            init_arr[int(init)] = 1.0
+        else:
+            init_arr = _as_real_array(init, "init")
+            if init_arr.shape != (S,):
+                raise ValueError(
+                    f"init must be a state index or a distribution of shape ({S},); "
+                    f"got shape {init_arr.shape}"
+                )
+            _check_finite(init_arr, "init", "probabilities")
+            if (init_arr < 0).any():
+                i = int(np.argmax(init_arr < 0))
+                raise ValueError(f"init[{i}] = {init_arr[i]:.6g} is negative")
+            if abs(init_arr.sum() - 1.0) > ROW_SUM_TOL:
+                raise ValueError(
+                    f"init sums to {init_arr.sum():.12g}; it must sum to 1 within {ROW_SUM_TOL:g}"
+                )
+
+        for arr in (dense, R_arr, init_arr):
+            if arr is not None:
+                arr.flags.writeable = False
+        if csr is not None:
+            for arr in (csr.indptr, csr.indices, csr.data):
+                arr.flags.writeable = False
+
+        set_(self, "S", int(S))
+        set_(self, "A", int(A))
+        set_(self, "horizon", horizon)
+        set_(self, "gamma", gamma)
+        set_(self, "stationary", bool(stationary and R_arr.ndim == 2))
+        set_(self, "is_sparse", csr is not None)
+        set_(self, "name", name)
+        set_(self, "_P", dense)
+        set_(self, "_csr", csr)
+        set_(self, "_R", R_arr)
+        set_(self, "_init", init_arr)
+
+    # ------------------------------------------------------------------ build
+    @staticmethod
+    def _validate_sparse(P, A: int, horizon: int | None):
+        if P.ndim != 2:
+            raise ValueError(f"a sparse P must be 2-D (rows (h, s, a), columns s'); got {P.shape}")
+        n_rows, S = P.shape
+        if S < 1 or A < 1:
+            raise ValueError(f"P must have at least one state and one action; got {P.shape}")
+        if n_rows == S * A:
+            stationary = True
+        elif horizon is not None and n_rows == horizon * S * A:
+            stationary = False
+        else:
+            expect = f"(S*A, S) = ({S * A}, {S})"
+            if horizon is not None:
+                expect += f" or (H*S*A, S) = ({horizon * S * A}, {S})"
+            raise ValueError(
+                f"sparse P has shape {P.shape}; with A = {A} actions (from R) it must be {expect}"
+            )
+        m = sp.csr_matrix(P, dtype=np.float64, copy=True)
+        m.sum_duplicates()
+        m.sort_indices()
+        data = np.ascontiguousarray(m.data, dtype=np.float64)
+        indptr = np.ascontiguousarray(m.indptr, dtype=np.int64)
+        row_of = np.repeat(np.arange(n_rows), np.diff(indptr))
+        bad = ~np.isfinite(data)
+        if bad.any():
+            k = int(np.argmax(bad))
+            label = _row_label(int(row_of[k]), S, A, stationary)[:-3]
+            raise ValueError(f"{label}, {m.indices[k]}] is {data[k]}; probabilities must be finite")
+        neg = data < 0
+        if neg.any():
+            k = int(np.argmax(neg))
+            label = _row_label(int(row_of[k]), S, A, stationary)[:-3]
+            raise ValueError(f"{label}, {m.indices[k]}] = {data[k]:.6g} is negative")
+        sums = np.add.reduceat(data, indptr[:-1]) if data.size else np.zeros(n_rows)
+        sums[np.diff(indptr) == 0] = 0.0
+        off = np.abs(sums - 1.0) > ROW_SUM_TOL
+        if off.any():
+            r = int(np.argmax(off))
+            raise ValueError(
+                f"{_row_label(r, S, A, stationary)} sums to {sums[r]:.12g}; "
+                f"each row must sum to 1 within {ROW_SUM_TOL:g}"
+            )
+        idx_dtype = np.int32 if S <= np.iinfo(np.int32).max else np.int64
+        csr = CSRTransitions(indptr, np.ascontiguousarray(m.indices, dtype=idx_dtype), data)
+        return csr, S, stationary
+
+    @classmethod
+    def from_successors(cls, successors, probabilities, R, **kwargs) -> TabularMDP:
+        """Build a sparse model from fixed-width successor lists.
+
+        ``successors[..., s, a, k]`` is the k-th possible next state of ``(s, a)``
+        (leading axis ``h`` for stage-dependent models) and ``probabilities`` has
+        the same shape. Repeated successors are summed.
+        """
+        succ = np.asarray(successors)
+        if not np.issubdtype(succ.dtype, np.integer):
+            raise ValueError(f"successors must be an integer array; got dtype {succ.dtype}")
+        prob = _as_real_array(probabilities, "probabilities")
+        if succ.shape != prob.shape or succ.ndim not in (3, 4):
+            raise ValueError(
+                "successors and probabilities must share a shape (S, A, k) or (H, S, A, k); "
+                f"got {succ.shape} and {prob.shape}"
+            )
+        S = succ.shape[-3]
+        bad = (succ < 0) | (succ >= S)
+        if bad.any():
+            idx = _first(bad)
+            raise ValueError(
+                f"successors[{_fmt_index(idx)}] = {succ[idx]} is not a state index in [0, {S})"
+            )
+        k = succ.shape[-1]
+        n_rows = int(np.prod(succ.shape[:-1]))
+        indptr = np.arange(0, n_rows * k + 1, k, dtype=np.int64)
+        P = sp.csr_matrix((prob.ravel(), succ.ravel(), indptr), shape=(n_rows, S))
+        return cls(P, R, **kwargs)
+
+    def replace(self, **changes) -> TabularMDP:
+        """A copy with some of ``P, R, gamma, horizon, init, name`` changed.
+
+        Switching between discounted and finite horizon needs both keys, e.g.
+        ``mdp.replace(gamma=None, horizon=20)``.
+        """
+        fields = dict(
+            P=self._P if self._P is not None else self.transition_matrix(),
+            R=self._R, gamma=self.gamma, horizon=self.horizon, init=self._init, name=self.name,
+        )
+        unknown = set(changes) - set(fields)
+        if unknown:
+            raise ValueError(f"unknown field(s) {sorted(unknown)}; valid: {sorted(fields)}")
+        fields.update(changes)
+        return TabularMDP(fields.pop("P"), fields.pop("R"), **fields)
+
+    def __setattr__(self, key, value):
+        raise AttributeError(f"TabularMDP is immutable; use .replace({key}=...) for a modified copy")
+
+    def __delattr__(self, key):
+        raise AttributeError("TabularMDP is immutable")
+
+    # -------------------------------------------------------------- accessors
+    @property
+    def discounted(self) -> bool:
+        return self.gamma is not None
+
+    @property
+    def n_stages(self) -> int:
+        """Number of distinct transition/reward stages stored (1 if stationary)."""
+        if self._P is not None:
+            n_p = 1 if self._P.ndim == 3 else self._P.shape[0]
+        else:
+            n_p = (len(self._csr.indptr) - 1) // (self.S * self.A)
+        return max(n_p, 1 if self._R.ndim == 2 else self._R.shape[0])
+
+    @property
+    def transitions_stationary(self) -> bool:
+        if self._P is not None:
+            return self._P.ndim == 3
+        return len(self._csr.indptr) - 1 == self.S * self.A
+
+    @property
+    def R(self) -> np.ndarray:
+        """Mean rewards, ``(S, A)`` or ``(H, S, A)`` (read-only)."""
+        return self._R
+
+    @property
+    def init(self) -> np.ndarray:
+        """Initial state distribution, shape ``(S,)`` (read-only)."""
+        return self._init
+
+    @property
+    def P(self):
+        """Transitions: the dense read-only array, or a CSR matrix for sparse models."""
+        return self._P if self._P is not None else self.transition_matrix()
+
+    @property
+    def csr(self) -> CSRTransitions:
+        """CSR successor lists (built on demand for dense models)."""
+        if self._csr is not None:
+            return self._csr
+        m = sp.csr_matrix(self._P.reshape(-1, self.S))
+        return CSRTransitions(
+            m.indptr.astype(np.int64), m.indices.astype(np.int32), m.data.astype(np.float64)
+        )
+
+    @property
+    def nnz(self) -> int:
+        """Number of stored transition probabilities (non-zeros for sparse models)."""
+        return int(self._csr.data.size) if self._csr is not None else int(self._P.size)
+
+    def transition_matrix(self) -> sp.csr_matrix:
+        """``P`` as a CSR matrix of shape ``(n_stages * S * A, S)``."""
+        if self._csr is None:
+            return sp.csr_matrix(self._P.reshape(-1, self.S))
+        c = self._csr
+        return sp.csr_matrix((c.data, c.indices, c.indptr), shape=(len(c.indptr) - 1, self.S))
+
+    def dense_P(self) -> np.ndarray:
+        """``P`` as a dense array (densifies a sparse model; refuses beyond 2 GiB)."""
+        if self._P is not None:
+            return self._P
+        n_rows = len(self._csr.indptr) - 1
+        if n_rows * self.S * 8 > _DENSE_LIMIT_BYTES:
+            raise ValueError(
+                f"densifying P would take {n_rows * self.S * 8 / 1024**3:.1f} GiB; "
+                "use a sparse-capable method instead"
+            )
+        shape = (self.S, self.A, self.S) if n_rows == self.S * self.A else (
+            n_rows // (self.S * self.A), self.S, self.A, self.S)
+        out = self.transition_matrix().toarray().reshape(shape)
+        out.flags.writeable = False
+        return out
+
+    def P_at(self, h: int = 0) -> np.ndarray:
+        """Dense transitions of stage ``h``, shape ``(S, A, S)``."""
+        P = self.dense_P()
+        return P if P.ndim == 3 else P[h]
+
+    def R_at(self, h: int = 0) -> np.ndarray:
+        """Mean rewards of stage ``h``, shape ``(S, A)``."""
+        return self._R if self._R.ndim == 2 else self._R[h]
+
+    def stage_P(self) -> np.ndarray:
+        """Dense transitions with an explicit stage axis: ``(n_stages_P, S, A, S)``."""
+        P = self.dense_P()
+        return P[None] if P.ndim == 3 else P
+
+    def stage_R(self) -> np.ndarray:
+        """Rewards with an explicit stage axis: ``(n_stages_R, S, A)``."""
+        return self._R[None] if self._R.ndim == 2 else self._R
+
+    def to_dense(self) -> TabularMDP:
+        """The same model in dense storage."""
+        return self if self._csr is None else self.replace(P=self.dense_P())
+
+    def to_sparse(self) -> TabularMDP:
+        """The same model in sparse (CSR) storage."""
+        return self if self._csr is not None else self.replace(P=self.transition_matrix())
+
+    def __repr__(self) -> str:
+        kind = f"horizon={self.horizon}" if self.horizon is not None else f"gamma={self.gamma}"
+        form = "sparse" if self.is_sparse else "dense"
+        stat = "stationary" if self.stationary else "stage-dependent"
+        label = f"{self.name!r}, " if self.name else ""
+        return f"TabularMDP({label}S={self.S}, A={self.A}, {kind}, {form}, {stat})"

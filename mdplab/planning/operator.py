@@ -1,0 +1,81 @@
+"""The Bellman operator of one stage of a model, dense or sparse alike.
+
+``BellmanOperator(mdp, h)`` binds stage ``h``'s arrays once; its methods run the
+parallel kernels of :mod:`mdplab.kernels.bellman` into caller buffers, so an
+iteration loop allocates nothing. ``op(V)`` returns ``T V``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mdplab.kernels import bellman
+from mdplab.models import TabularMDP
+
+
+class BellmanOperator:
+    """``T_h V = max_a [R_h + gamma P_h V]`` for stage ``h`` (``gamma`` defaults to the
+    model's; finite-horizon models use 1)."""
+
+    __slots__ = ("S", "A", "gamma", "R", "_P", "_csr", "_row0")
+
+    def __init__(self, mdp: TabularMDP, h: int = 0, gamma: float | None = None):
+        self.S, self.A = mdp.S, mdp.A
+        if gamma is None:
+            gamma = mdp.gamma if mdp.discounted else 1.0
+        self.gamma = float(gamma)
+        self.R = np.ascontiguousarray(mdp.R_at(h))
+        if mdp.is_sparse:
+            self._P = None
+            self._csr = mdp.csr
+            self._row0 = 0 if mdp.transitions_stationary else h * mdp.S * mdp.A
+        else:
+            self._P = mdp.P_at(h)
+            self._csr = None
+            self._row0 = 0
+
+    def greedy(self, V, V_out, pi_out) -> None:
+        """``V_out = T V``, ``pi_out = greedy(V)``."""
+        if self._P is not None:
+            bellman.greedy_sweep_dense(self._P, self.R, self.gamma, V, V_out, pi_out)
+        else:
+            c = self._csr
+            bellman.greedy_sweep_csr(
+                c.indptr, c.indices, c.data, self._row0, self.R, self.gamma, V, V_out, pi_out
+            )
+
+    def q(self, V, Q_out, V_out, pi_out) -> None:
+        """``Q_out = R + gamma P V`` with its max and argmax."""
+        if self._P is not None:
+            bellman.q_backup_dense(self._P, self.R, self.gamma, V, Q_out, V_out, pi_out)
+        else:
+            c = self._csr
+            bellman.q_backup_csr(
+                c.indptr, c.indices, c.data, self._row0, self.R, self.gamma, V, Q_out, V_out,
+                pi_out,
+            )
+
+    def policy(self, pi, V, V_out) -> None:
+        """``V_out = T_pi V`` for a deterministic ``pi``."""
+        if self._P is not None:
+            bellman.policy_sweep_dense(self._P, self.R, self.gamma, pi, V, V_out)
+        else:
+            c = self._csr
+            bellman.policy_sweep_csr(
+                c.indptr, c.indices, c.data, self._row0, self.R, self.gamma, pi, V, V_out
+            )
+
+    def full_q(self, V):
+        """Allocate and return ``(Q, max_a Q, argmax_a Q)``."""
+        Q = np.empty((self.S, self.A))
+        Vn = np.empty(self.S)
+        pi = np.empty(self.S, dtype=np.int64)
+        self.q(V, Q, Vn, pi)
+        return Q, Vn, pi
+
+    def __call__(self, V, out=None):
+        """``T V`` (into ``out`` if given)."""
+        V = np.ascontiguousarray(V, dtype=np.float64)
+        out = np.empty(self.S) if out is None else out
+        self.greedy(V, out, np.empty(self.S, dtype=np.int64))
+        return out
