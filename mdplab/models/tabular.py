@@ -287,12 +287,12 @@ class TabularMDP:
         bad = ~np.isfinite(data)
         if bad.any():
             k = int(np.argmax(bad))
-            label = _row_label(int(row_of[k]), S, A, stationary)[:-3]
+            label = _row_label(int(row_of[k]), S, A, stationary)[:-4]
             raise ValueError(f"{label}, {m.indices[k]}] is {data[k]}; probabilities must be finite")
         neg = data < 0
         if neg.any():
             k = int(np.argmax(neg))
-            label = _row_label(int(row_of[k]), S, A, stationary)[:-3]
+            label = _row_label(int(row_of[k]), S, A, stationary)[:-4]
             raise ValueError(f"{label}, {m.indices[k]}] = {data[k]:.6g} is negative")
         sums = np.add.reduceat(data, indptr[:-1]) if data.size else np.zeros(n_rows)
         sums[np.diff(indptr) == 0] = 0.0
