@@ -182,7 +182,7 @@ def gridworld(
 
     gamma, horizon = resolve_objective(gamma, horizon, default_gamma=DEFAULT_GAMMA)
     mdp = TabularMDP(P, R, gamma=gamma, horizon=horizon, init=int(layout.index[start_rc]),
-                     name=f"gridworld({nrows}x{ncols})")
+                     name=f"gridworld({nrows}x{ncols}{f',slip={p:g}' if p else ''})")
     if normalize:
         mdp = mdp.replace(R=normalize_rewards(mdp.R, mdp.gamma, mdp.horizon))
     return mdp

@@ -20,11 +20,11 @@ _VARIANTS = {
 def riverswim(
     n_states: int = 6,
     variant: str = "standard",
-    *,
     gamma=None,
     horizon=None,
     left_reward: float = 0.005,
     right_reward: float = 1.0,
+    *,
     normalize: bool = False,
     init=None,
 ) -> TabularMDP:

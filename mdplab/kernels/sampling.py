@@ -153,7 +153,7 @@ def _reward(R, h, s, a, bernoulli, state):
 
 @njit(cache=True)
 def step_dense(P, R, h, s, a, bernoulli, state):
-    """One transition at stage ``h``: ``(s', r)`` with ``r`` drawn first, then ``s' ~ P_h(.|s,a)``."""
+    """One transition at stage ``h``: ``(s', r)``, ``r`` drawn first, then ``s' ~ P_h(.|s,a)``."""
     r = _reward(R, h, s, a, bernoulli, state)
     s2 = categorical_dense(P[_stage(h, P.shape[0]), s, a], state)
     return s2, r

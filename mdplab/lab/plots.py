@@ -1,0 +1,125 @@
+"""Plots of stored results: mean curves with CI bands, fitted slopes, theory overlays."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mdplab.lab.stats import fit_theory_constant, loglog_slope, summarize
+
+
+@dataclass(frozen=True)
+class PlotSpec:
+    """How to draw one figure from an experiment's rows.
+
+    Attributes
+    ----------
+    name : str
+        File stem of the figure (``<name>.png`` and ``<name>.pdf``).
+    x, y : str
+        Columns for the axes; ``y`` is averaged over seeds with a 95% CI band.
+    hue : str, optional
+        Column whose values get one curve each.
+    where : dict
+        Keep only rows whose columns equal these values.
+    logx, logy : bool
+    fit_slope : bool
+        Fit ``log y ~ log x`` per curve; the slope and its CI go in the legend
+        and in the data returned by :func:`render`.
+    theory : callable ``(x, group_rows) -> f(x)``, optional
+        The theorem's rate; drawn as ``c f(x)`` with ``c`` fitted per curve.
+    theory_label : str
+    paper_figure : bool
+        Listed in paper_figures/ by ``mdplab figures``.
+    """
+
+    name: str
+    x: str
+    y: str
+    hue: str | None = None
+    where: dict = field(default_factory=dict)
+    logx: bool = False
+    logy: bool = False
+    fit_slope: bool = False
+    theory: Callable | None = None
+    theory_label: str = "theory"
+    title: str = ""
+    xlabel: str | None = None
+    ylabel: str | None = None
+    paper_figure: bool = True
+
+
+def _select(df: pd.DataFrame, where: dict) -> pd.DataFrame:
+    for k, v in where.items():
+        df = df[np.isclose(df[k], v)] if isinstance(v, float) else df[df[k] == v]
+    return df
+
+
+def render(spec: PlotSpec, df: pd.DataFrame, out_stem: str | Path) -> dict:
+    """Draw ``spec`` from ``df``; save PNG and PDF; return the fitted numbers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = _select(df, spec.where)
+    if data.empty:
+        raise ValueError(f"plot {spec.name}: no rows to plot (filter {spec.where})")
+    groups = [(None, data)] if spec.hue is None else list(data.groupby(spec.hue, sort=True))
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+    fits = {}
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (key, g) in enumerate(groups):
+        color = colors[i % len(colors)]
+        summary = summarize(g, spec.x, spec.y)
+        label = "mean" if key is None else f"{spec.hue}={key:g}" if isinstance(
+            key, float) else f"{spec.hue}={key}"
+        entry = {}
+        if spec.fit_slope and summary[spec.x].nunique() >= 2:
+            try:
+                fit = loglog_slope(g[spec.x], g[spec.y])
+                label += f" ({fit.label()})"
+                entry.update(slope=fit.slope, slope_ci=(fit.ci_low, fit.ci_high), r2=fit.r2)
+            except ValueError:
+                pass
+        xs = summary[spec.x].to_numpy(dtype=float)
+        ax.plot(xs, summary["mean"], marker="o", ms=3, color=color, label=label)
+        ax.fill_between(xs, summary["lo"], summary["hi"], color=color, alpha=0.2, lw=0)
+        if spec.theory is not None:
+            rate = lambda x, g=g: spec.theory(x, g)  # noqa: E731
+            c = fit_theory_constant(g[spec.x], g[spec.y], rate)
+            grid = np.geomspace(xs.min(), xs.max(), 100) if spec.logx and xs.min() > 0 \
+                else np.linspace(xs.min(), xs.max(), 100)
+            ax.plot(grid, c * rate(grid), ls="--", color=color, alpha=0.8, lw=1)
+            entry["theory_constant"] = c
+        fits["all" if key is None else str(key)] = entry
+    if spec.theory is not None:
+        ax.plot([], [], ls="--", color="gray", label=f"c * {spec.theory_label} (c fitted)")
+    from matplotlib.ticker import FuncFormatter
+
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    for on, axis, scale in ((spec.logx, ax.xaxis, ax.set_xscale),
+                            (spec.logy, ax.yaxis, ax.set_yscale)):
+        if on:
+            scale("log")
+            axis.set_major_formatter(plain)
+    ax.set_xlabel(spec.xlabel or spec.x)
+    ax.set_ylabel(spec.ylabel or f"{spec.y} (mean, 95% bootstrap CI)")
+    if spec.title:
+        ax.set_title(spec.title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    out_stem = Path(out_stem)
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    files = []
+    for ext in ("png", "pdf"):
+        path = out_stem.with_suffix(f".{ext}")
+        fig.savefig(path)
+        files.append(str(path))
+    plt.close(fig)
+    return {"files": files, "fits": fits}

@@ -1,0 +1,158 @@
+"""The experiment registry: named experiments with typed parameters and presets.
+
+Experiments are declared in files of the ``experiments/`` folder at the top
+of the repository (one file per paper or family), each exposing a module-level
+``EXPERIMENTS`` list of :class:`Experiment`. Further folders can be added with
+the ``MDPLAB_EXPERIMENTS`` environment variable (``os.pathsep``-separated).
+Files are loaded by path, so worker processes find experiments by *name*: no
+function is ever pickled.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mdplab.lab.errors import LabError
+from mdplab.lab.params import Param
+from mdplab.lab.plots import PlotSpec
+
+RunFunction = Callable[[dict, int], object]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named, parameterised experiment.
+
+    Attributes
+    ----------
+    name, description : str
+    params : tuple of Param
+        Every parameter the run function reads, with default and allowed range.
+    run : callable ``(params: dict, seed: int) -> rows``
+        Returns tidy rows (a list of dicts or a DataFrame), e.g. one per checkpoint.
+        ``seed`` is derived per (cell, seed index) with ``numpy.random.SeedSequence``.
+    grid : dict
+        Default sweep: parameter name -> list of values (others take their default).
+    seeds : int
+        Default number of seeds (``0 .. seeds-1``).
+    quick : dict
+        The CI-sized preset: ``{"grid": {...}, "seeds": n}``.
+    plots : tuple of PlotSpec
+    version : str
+        Bump when the run function's output changes: stored results of other
+        versions are ignored (they are keyed by it).
+    """
+
+    name: str
+    description: str
+    params: tuple[Param, ...]
+    run: RunFunction
+    grid: Mapping[str, Sequence] = field(default_factory=dict)
+    seeds: int = 5
+    quick: Mapping = field(default_factory=dict)
+    plots: tuple[PlotSpec, ...] = ()
+    version: str = "1"
+
+    def __post_init__(self):
+        names = [p.name for p in self.params]
+        if len(set(names)) != len(names):
+            raise ValueError(f"experiment {self.name}: duplicate parameter names")
+        for preset in (self.grid, self.quick.get("grid", {})):
+            self.check_grid(preset)
+
+    @property
+    def param_map(self) -> dict[str, Param]:
+        return {p.name: p for p in self.params}
+
+    def defaults(self) -> dict:
+        return {p.name: p.default for p in self.params}
+
+    def param(self, name: str) -> Param:
+        try:
+            return self.param_map[name]
+        except KeyError:
+            valid = ", ".join(p.name for p in self.params) or "(none)"
+            raise LabError(
+                f"experiment {self.name} has no parameter {name!r}; valid: {valid}"
+            ) from None
+
+    def check_grid(self, grid: Mapping[str, Sequence]) -> dict[str, list]:
+        """Validate every value of a grid; returns it with coerced values."""
+        return {k: [self.param(k).validate(v) for v in vs] for k, vs in grid.items()}
+
+    def preset(self, quick: bool = False) -> tuple[dict[str, list], int]:
+        """``(grid, n_seeds)`` of the default or quick preset."""
+        if quick:
+            return dict(self.quick.get("grid", self.grid)), int(self.quick.get("seeds", 2))
+        return dict(self.grid), int(self.seeds)
+
+    def cells(self, grid: Mapping[str, Sequence]) -> list[dict]:
+        """Cartesian product of ``grid`` over the defaults, in a stable order."""
+        grid = self.check_grid(grid)
+        keys = [p.name for p in self.params if p.name in grid]
+        base = self.defaults()
+        out = []
+        for combo in itertools.product(*(grid[k] for k in keys)):
+            cell = dict(base)
+            cell.update(zip(keys, combo, strict=True))
+            out.append(cell)
+        return out
+
+
+def experiment_dirs() -> list[Path]:
+    """Folders searched for experiment files."""
+    dirs = [Path(__file__).resolve().parents[2] / "experiments"]
+    extra = os.environ.get("MDPLAB_EXPERIMENTS", "")
+    dirs += [Path(p) for p in extra.split(os.pathsep) if p]
+    return [d for d in dirs if d.is_dir()]
+
+
+_REGISTRY: dict[str, Experiment] = {}
+_LOADED: set[Path] = set()
+
+
+def _load_file(path: Path) -> None:
+    path = path.resolve()
+    if path in _LOADED:
+        return
+    mod_name = f"mdplab_experiments_{path.parent.name}_{path.stem}"
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    spec.loader.exec_module(module)
+    _LOADED.add(path)
+    for exp in getattr(module, "EXPERIMENTS", ()):
+        register(exp)
+
+
+def register(exp: Experiment) -> Experiment:
+    """Add an experiment to the registry (its name must be new)."""
+    old = _REGISTRY.get(exp.name)
+    if old is not None and old is not exp and old.run.__module__ != exp.run.__module__:
+        raise ValueError(f"experiment name {exp.name!r} is registered twice")
+    _REGISTRY[exp.name] = exp
+    return exp
+
+
+def all_experiments() -> dict[str, Experiment]:
+    """Every registered experiment, loading the experiment folders first."""
+    for d in experiment_dirs():
+        for path in sorted(d.glob("*.py")):
+            if not path.name.startswith("_"):
+                _load_file(path)
+    return dict(sorted(_REGISTRY.items()))
+
+
+def get_experiment(name: str) -> Experiment:
+    """The experiment called ``name``; the error lists the valid names."""
+    exps = all_experiments()
+    if name not in exps:
+        valid = ", ".join(exps) or "(none found)"
+        raise LabError(f"unknown experiment {name!r}; valid: {valid}")
+    return exps[name]
