@@ -8,8 +8,8 @@ Quick start::
     res.values, res.policy, res.error_bound
 """
 
-from mdplab import models, planning
+from mdplab import envs, models, planning, sampling
 from mdplab.models import TabularMDP
 
 __version__ = "0.1.0"
-__all__ = ["TabularMDP", "models", "planning", "__version__"]
+__all__ = ["TabularMDP", "envs", "models", "sampling", "planning", "__version__"]

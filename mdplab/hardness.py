@@ -1,7 +1,7 @@
 """Hardness measures of a tabular MDP, as reported by Colosseum.
 
 Conserva & Rauber (2022), "Hardness in Markov decision processes: theory and
-practice" (NeurIPS Datasets & Benchmarks; code: MichelangeloConserva/Colosseum,
+practice" (NeurIPS 2022; code: MichelangeloConserva/Colosseum,
 ``colosseum/hardness/measures/``) characterise how hard a model is to learn
 with three measures; this module computes them exactly (Colosseum uses value
 iteration with a ``1e-3`` tolerance) together with the span of ``V*``:
@@ -61,8 +61,11 @@ __all__ = [
 COLOSSEUM_GAP_REGULARIZATION = 0.1
 """The constant Colosseum adds to every gap: its measure is ``sum 1 / (Delta + 0.1)``."""
 
-_DENSE_SOLVE_MAX_S = 1500
-"""Largest state count for which hitting times use dense LU (else sparse LU)."""
+_DENSE_SOLVE_SMALL_S = 128
+"""Up to this many states hitting-time systems use dense LU (LAPACK); beyond it,
+sparse LU (SuperLU) even for dense kernels: it is within ~2.5x of single-threaded
+LAPACK there and immune to the multi-threaded-BLAS slowdowns (10-50x) seen on
+oversubscribed machines."""
 
 _REL_EPS = 2.5e-9
 _REL_TOL = 1e-8
@@ -247,8 +250,10 @@ def diameter(mdp: TabularMDP, *, time_augmented: bool | None = None,
         gives the diameter of its (stationary) kernel, ignoring the horizon;
         stage-dependent transitions then raise ``ValueError``.
     reachable_only : bool
-        Stationary case only: restrict to the states reachable from
-        ``mdp.init`` (a closed set, so a sub-MDP); default all states.
+        Stationary case: restrict to the states reachable from ``mdp.init``
+        (a closed set, so a sub-MDP); default all states (the classical
+        definition). The time-augmented diameter always ranges over reachable
+        ``(h, s)`` only, so the flag does not change it.
 
     Returns
     -------
@@ -290,7 +295,7 @@ def _stationary_diameter(P: sp.csr_matrix, S: int, A: int) -> float:
     if n_comp > 1:
         return math.inf
     GT = G.T.tocsr()
-    dense = P.toarray() if S <= _DENSE_SOLVE_MAX_S else None
+    dense = P.toarray() if S <= _DENSE_SOLVE_SMALL_S else None
     D = 0.0
     for t in range(S):
         dist = csgraph.shortest_path(GT, method="D", unweighted=True, indices=t)
@@ -333,9 +338,9 @@ def _evaluate_hitting(P, dense, S, A, t, pi, not_t) -> np.ndarray:
             M[np.diag_indices(S)] += 1.0
             return sla.solve(M, not_t, overwrite_a=True, check_finite=False)
         Ppi = sp.diags(not_t) @ P[sel]
-        M = (sp.identity(S, format="csc") - Ppi).tocsc()
-        return spla.spsolve(M, not_t)
-    except (np.linalg.LinAlgError, sla.LinAlgError) as exc:  # pragma: no cover - defensive
+        M = (sp.identity(S, format="csr") - Ppi).tocsc()
+        return spla.splu(M).solve(not_t)
+    except (np.linalg.LinAlgError, RuntimeError) as exc:  # pragma: no cover - defensive
         raise RuntimeError(f"singular hitting-time system for target {t}: {exc}") from None
 
 
@@ -352,7 +357,9 @@ def _episodic_diameter(mdp: TabularMDP) -> float:
     if targets.size <= 1:
         return 0.0
     stages = [_stage_rows(P, mdp, h) for h in range(H - 1)]
-    if H > 1 and S * S * A <= _AUG_CHUNK_ELEMS:  # dense products are faster when small
+    n_dense = 1 if mdp.transitions_stationary else H - 1
+    density = P.nnz / (P.shape[0] * S)
+    if H > 1 and density >= 0.25 and n_dense * S * S * A <= _AUG_CHUNK_ELEMS:
         if mdp.transitions_stationary:
             stages = [stages[0].toarray()] * (H - 1)
         else:
@@ -367,12 +374,12 @@ def _episodic_diameter(mdp: TabularMDP) -> float:
 def _episodic_diameter_chunk(mdp, stages, reach, tgt) -> float:
     H, S, A = mdp.horizon, mdp.S, mdp.A
     K = tgt.size
-    cols = np.arange(K)
     is_t = np.zeros((S, K), dtype=bool)
-    is_t[tgt, cols] = True
+    is_t[tgt, np.arange(K)] = True
     init = mdp.init
     pdtype = np.int16 if A <= np.iinfo(np.int16).max else np.int64
     pol = np.zeros((H - 1, S, K), dtype=pdtype)
+    base = np.where(is_t, 0.0, 1.0)  # 0 at the target, else 1
 
     # Initial proper policy: maximise the probability of hitting the target
     # before the episode ends (positive from init for every reachable target).
@@ -383,42 +390,38 @@ def _episodic_diameter_chunk(mdp, stages, reach, tgt) -> float:
         p = _take(Qp, pol[h])
         p[is_t] = 1.0
 
-    base = np.where(is_t, 0.0, 1.0)
+    def affine_q(h, a, b):
+        """``(1 + P_h a, P_h b)`` as ``(S, A, K)`` arrays (one sparse/dense product)."""
+        Y = (stages[h] @ np.concatenate([a, b], axis=1)).reshape(S, A, 2 * K)
+        return 1.0 + Y[:, :, :K], Y[:, :, K:]
 
-    def backward(x):
-        """One pass at reset value ``x``: improve ``pol`` in place (keeping it on
-        near-ties), return the new policy's ``x``, whether it changed, and
-        ``min`` over reachable stages of the times at ``x``."""
-        T = base * (1.0 + x)[None, :]
-        a = base.copy()
-        b = base.copy()
-        tmin = np.where(reach[H - 1][:, None], T, np.inf)
-        tol = 1e-11 * (1.0 + float(np.max(x)) + H)
+    def sweep(x):
+        """Backward pass. For ``x is None``: evaluate ``pol``. Otherwise improve
+        ``pol`` in place at reset value ``x`` (keeping it on near-ties). Returns the
+        times' coefficients ``a_0, b_0`` of the resulting policy, whether it changed
+        and ``min`` over reachable stages of the times ``a_h + b_h x``."""
+        a, b = base.copy(), base.copy()  # stage H-1: 1 + x (the reset), 0 at the target
+        tmin = np.where(reach[H - 1][:, None], a + b * x, np.inf) if x is not None else None
+        tol = 1e-11 * (1.0 + float(np.max(x)) + H) if x is not None else 0.0
         changed = False
         for h in range(H - 2, -1, -1):
-            Q = 1.0 + (stages[h] @ T).reshape(S, A, K)
-            cur = _take(Q, pol[h])
-            best = Q.min(axis=1)
-            improve = (cur > best + tol) & ~is_t
-            if improve.any():
-                pol[h] = np.where(improve, Q.argmin(axis=1), pol[h])
-                changed = True
-            T = np.where(improve, best, cur)
-            T[is_t] = 0.0
-            a = _take(1.0 + (stages[h] @ a).reshape(S, A, K), pol[h]) * base
-            b = _take((stages[h] @ b).reshape(S, A, K), pol[h]) * base
-            tmin = np.minimum(tmin, np.where(reach[h][:, None], T, np.inf))
+            Qa, Qb = affine_q(h, a, b)
+            if x is not None:
+                Q = Qa + Qb * x
+                cur = _take(Q, pol[h])
+                improve = (cur > Q.min(axis=1) + tol) & ~is_t
+                if improve.any():
+                    pol[h] = np.where(improve, Q.argmin(axis=1), pol[h])
+                    changed = True
+            a = _take(Qa, pol[h]) * base
+            b = _take(Qb, pol[h]) * base
+            if x is not None:
+                tmin = np.minimum(tmin, np.where(reach[h][:, None], a + b * x, np.inf))
         return _reset_value(init @ a, init @ b), changed, tmin
 
-    # Evaluate the initial policy: a, b by the same recursion without improvement.
-    a = base.copy()
-    b = base.copy()
-    for h in range(H - 2, -1, -1):
-        a = _take(1.0 + (stages[h] @ a).reshape(S, A, K), pol[h]) * base
-        b = _take((stages[h] @ b).reshape(S, A, K), pol[h]) * base
-    x = _reset_value(init @ a, init @ b)
+    x, _, _ = sweep(None)
     for _ in range(_MAX_PI_ITER):
-        x_new, changed, tmin = backward(x)
+        x_new, changed, tmin = sweep(x)
         if not changed:
             break
         x = x_new
@@ -478,7 +481,8 @@ def sum_reciprocal_gaps(
     solution : PlanningResult, optional
         A solved model to reuse (else ``mdplab.planning.solve(mdp, eps)``).
     eps : float, optional
-        Target accuracy of ``V*`` when solving; default ``tol / 4``, so the
+        Target accuracy of ``V*`` when solving; default
+        ``max(tol / 4, 2.5e-9 * scale)``, so with the default ``tol`` the
         computed gaps (error ``<= 2 gamma eps``) are within ``tol / 2``.
     """
     _check_mdp(mdp, "sum_reciprocal_gaps")

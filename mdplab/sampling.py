@@ -285,7 +285,7 @@ class EpisodicSimulator:
 
 
 # ---------------------------------------------------------------- rollouts
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Rollouts:
     """Episodes of :func:`rollout`: row ``i`` is episode ``i``.
 

@@ -37,9 +37,9 @@ def _nan(P):
 # (kwargs for TabularMDP, regex the message must match)
 CATALOGUE = [
     # transitions
-    (dict(zip("PR", with_P(_bad_row)), gamma=0.9), r"P\[2, 1, :\] sums to 0\.97"),
-    (dict(zip("PR", with_P(_neg)), gamma=0.9), r"P\[1, 0, 1\] = -0\.2 is negative"),
-    (dict(zip("PR", with_P(_nan)), gamma=0.9), r"P\[0, 1, 2\] is nan"),
+    (dict(zip("PR", with_P(_bad_row), strict=True), gamma=0.9), r"P\[2, 1, :\] sums to 0\.97"),
+    (dict(zip("PR", with_P(_neg), strict=True), gamma=0.9), r"P\[1, 0, 1\] = -0\.2 is negative"),
+    (dict(zip("PR", with_P(_nan), strict=True), gamma=0.9), r"P\[0, 1, 2\] is nan"),
     (dict(P=np.full((3, 2, 4), 0.25), R=np.zeros((3, 2)), gamma=0.9), r"next-state axis"),
     (dict(P=np.full((3, 3), 1 / 3), R=np.zeros((3, 1)), gamma=0.9), r"P must have shape"),
     (dict(P=np.array([["a"]]), R=np.zeros((1, 1)), gamma=0.9), r"P must be a real numeric"),
@@ -47,7 +47,8 @@ CATALOGUE = [
     (dict(P=np.full((2, 3, 2, 3), 1 / 3), R=np.zeros((3, 2)), horizon=5),
      r"P has 2 stages .* horizon=5"),
     # rewards
-    (dict(P=good()[0], R=np.zeros((3, 3)), gamma=0.9), r"R has shape \(3, 3\).*\(S, A\) = \(3, 2\)"),
+    (dict(P=good()[0], R=np.zeros((3, 3)), gamma=0.9),
+     r"R has shape \(3, 3\).*\(S, A\) = \(3, 2\)"),
     (dict(P=good()[0], R=np.zeros(3), gamma=0.9), r"R must have shape"),
     (dict(P=good()[0], R=np.array([[0, 1], [np.inf, 0], [0, 0]]), gamma=0.9),
      r"R\[1, 0\] is inf; rewards must be finite"),

@@ -162,8 +162,8 @@ def step_dense(P, R, h, s, a, bernoulli, state):
 @njit(cache=True)
 def step_csr(indptr, indices, data, S, A, R, h, s, a, bernoulli, state):
     """CSR twin of :func:`step_dense`."""
-    n_stages = (indptr.shape[0] - 1) // (S * A)
-    row = (_stage(h, n_stages) * S + s) * A + a
+    hp = h if indptr.shape[0] - 1 > S * A else 0  # stage-dependent rows: H*S*A > S*A
+    row = (hp * S + s) * A + a
     r = _reward(R, h, s, a, bernoulli, state)
     s2 = categorical_csr(indices, data, indptr[row], indptr[row + 1], state)
     return s2, r

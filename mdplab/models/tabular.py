@@ -183,7 +183,9 @@ class TabularMDP:
                     f"entries but there are {S} states"
                 )
             if S < 1 or A < 1:
-                raise ValueError(f"P must have at least one state and one action; got {dense.shape}")
+                raise ValueError(
+                    f"P must have at least one state and one action; got {dense.shape}"
+                )
             stationary = dense.ndim == 3
             if not stationary:
                 if horizon is None:
@@ -354,7 +356,9 @@ class TabularMDP:
         return TabularMDP(fields.pop("P"), fields.pop("R"), **fields)
 
     def __setattr__(self, key, value):
-        raise AttributeError(f"TabularMDP is immutable; use .replace({key}=...) for a modified copy")
+        raise AttributeError(
+            f"TabularMDP is immutable; use .replace({key}=...) for a modified copy"
+        )
 
     def __delattr__(self, key):
         raise AttributeError("TabularMDP is immutable")

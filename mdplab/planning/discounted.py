@@ -29,8 +29,8 @@ import time
 import numpy as np
 
 from mdplab.models import TabularMDP
-from mdplab.planning.operator import BellmanOperator
 from mdplab.planning.evaluation import solve_policy_values
+from mdplab.planning.operator import BellmanOperator
 from mdplab.planning.result import PlanningResult
 
 _RULES = ("bounds", "supnorm")

@@ -25,8 +25,8 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from mdplab.models import TabularMDP
-from mdplab.planning.operator import BellmanOperator
 from mdplab.planning.evaluation import evaluate_policy
+from mdplab.planning.operator import BellmanOperator
 from mdplab.planning.result import PlanningResult
 
 _BACKENDS = ("highs", "cvxpy")
