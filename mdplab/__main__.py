@@ -67,10 +67,16 @@ def main() -> int:
     print()
     keys = ["name", "S", "A", "diameter", "sum_reciprocal_gaps", "environmental_value_norm",
             "value_span"]
-    print("".join(f"{k[:22]:>24}" for k in keys))
+    widths = [36, 7, 5, 12, 22, 26, 12]
+    print("".join(f"{k:>{w}}" if i else f"{k:<{w}}"
+                  for i, (k, w) in enumerate(zip(keys, widths, strict=True))))
     for rep in reports:
-        print("".join(f"{rep.get(k, ''):>24.6g}" if isinstance(rep.get(k), float)
-                      else f"{str(rep.get(k, '')):>24}" for k in keys))
+        cells = []
+        for i, (k, w) in enumerate(zip(keys, widths, strict=True)):
+            v = rep.get(k, "")
+            text = f"{v:.6g}" if isinstance(v, float) else str(v)
+            cells.append(f"{text:>{w}}" if i else f"{text:<{w}}")
+        print("".join(cells))
     return 0 if ok else 1
 
 

@@ -1,16 +1,32 @@
 """The lab: experiment registry, sweeps on local or Dask backends, a resumable
-Parquet result store, statistics over seeds and plots."""
+Parquet result store, statistics over seeds and plots.
 
-from mdplab.lab.errors import LabError
-from mdplab.lab.params import Param, parse_seeds
-from mdplab.lab.plots import PlotSpec, render
-from mdplab.lab.registry import Experiment, all_experiments, get_experiment, register
-from mdplab.lab.runner import SweepReport, derive_seed, run_once, sweep
-from mdplab.lab.stats import SlopeFit, loglog_slope, mean_ci, summarize
-from mdplab.lab.store import ResultStore
+Names are imported lazily so that worker processes, which only need the
+registry and the runner, do not pay for scipy.stats and matplotlib.
+"""
 
-__all__ = [
-    "Experiment", "LabError", "Param", "PlotSpec", "ResultStore", "SlopeFit", "SweepReport",
-    "all_experiments", "derive_seed", "get_experiment", "loglog_slope", "mean_ci",
-    "parse_seeds", "register", "render", "run_once", "summarize", "sweep",
-]
+from importlib import import_module
+
+_WHERE = {
+    "LabError": "errors",
+    "Param": "params", "parse_seeds": "params",
+    "PlotSpec": "plots", "render": "plots",
+    "Experiment": "registry", "all_experiments": "registry", "get_experiment": "registry",
+    "register": "registry",
+    "SweepReport": "runner", "derive_seed": "runner", "run_once": "runner", "sweep": "runner",
+    "SlopeFit": "stats", "loglog_slope": "stats", "mean_ci": "stats", "summarize": "stats",
+    "fit_theory_constant": "stats",
+    "ResultStore": "store",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        return getattr(import_module(f"mdplab.lab.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'mdplab.lab' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

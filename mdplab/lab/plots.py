@@ -7,9 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-
-from mdplab.lab.stats import fit_theory_constant, loglog_slope, summarize
 
 
 @dataclass(frozen=True)
@@ -53,15 +50,19 @@ class PlotSpec:
     paper_figure: bool = True
 
 
-def _select(df: pd.DataFrame, where: dict) -> pd.DataFrame:
+def _select(df, where: dict):
     for k, v in where.items():
         df = df[np.isclose(df[k], v)] if isinstance(v, float) else df[df[k] == v]
     return df
 
 
-def render(spec: PlotSpec, df: pd.DataFrame, out_stem: str | Path) -> dict:
-    """Draw ``spec`` from ``df``; save PNG and PDF; return the fitted numbers."""
+def render(spec: PlotSpec, df, out_stem: str | Path) -> dict:
+    """Draw ``spec`` from the DataFrame ``df``; save PNG and PDF; return the fitted numbers."""
+    # Imported here: worker processes load plot specs with every experiment but
+    # never draw, and these imports cost them a second at start-up.
     import matplotlib
+
+    from mdplab.lab.stats import fit_theory_constant, loglog_slope, summarize
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -99,7 +100,7 @@ def render(spec: PlotSpec, df: pd.DataFrame, out_stem: str | Path) -> dict:
         fits["all" if key is None else str(key)] = entry
     if spec.theory is not None:
         ax.plot([], [], ls="--", color="gray", label=f"c * {spec.theory_label} (c fitted)")
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     for on, axis, scale in ((spec.logx, ax.xaxis, ax.set_xscale),
@@ -107,6 +108,7 @@ def render(spec: PlotSpec, df: pd.DataFrame, out_stem: str | Path) -> dict:
         if on:
             scale("log")
             axis.set_major_formatter(plain)
+            axis.set_minor_formatter(plain if _few_decades(axis) else NullFormatter())
     ax.set_xlabel(spec.xlabel or spec.x)
     ax.set_ylabel(spec.ylabel or f"{spec.y} (mean, 95% bootstrap CI)")
     if spec.title:
@@ -123,3 +125,8 @@ def render(spec: PlotSpec, df: pd.DataFrame, out_stem: str | Path) -> dict:
         files.append(str(path))
     plt.close(fig)
     return {"files": files, "fits": fits}
+
+
+def _few_decades(axis) -> bool:
+    lo, hi = axis.get_view_interval()
+    return lo > 0 and hi / lo < 100

@@ -185,7 +185,10 @@ def sweep(
 
 
 def _progress(total: int, name: str, enabled: bool):
-    from tqdm.auto import tqdm
+    if enabled:
+        from tqdm.auto import tqdm
+    else:  # tqdm.auto would warn in notebooks without ipywidgets, for nothing
+        from tqdm.std import tqdm
 
     return tqdm(total=total, desc=name, unit="run", disable=not enabled, dynamic_ncols=True)
 
