@@ -4,7 +4,8 @@
 
 Every figure is a ratio of two timings taken in the same process, back to
 back, so machine noise mostly cancels (absolute times are reported as context).
-Each timing is the minimum over ``--repeats`` blocks of the mean of several calls.
+The two sides of each ratio run in alternating blocks (see :func:`paired`); the
+ratio is the median over blocks, the absolute times the best block.
 
 Keys:
 * ``dense_sweep_ratio_vs_numpy``: one mdplab Bellman sweep / one numpy-BLAS sweep
@@ -34,20 +35,34 @@ from mdplab.models import TabularMDP
 from mdplab.planning import BellmanOperator, solve
 
 
-def timeit(fn, repeats: int, min_time: float = 0.2) -> float:
-    """Min over ``repeats`` blocks of the mean time per call (seconds)."""
-    fn()  # warm-up (JIT, caches)
+def paired(fa, fb, blocks: int, min_time: float = 0.1,
+           settle: float = 0.3) -> tuple[float, float, float]:
+    """Interleaved timing of two functions: ``(median ratio a/b, min a, min b)``.
+
+    Blocks alternate which function runs first, so drift in machine load hits
+    both alike; the ratio is taken per block and its median reported. Each
+    block starts after a pause of ``settle`` seconds: OpenBLAS worker threads
+    busy-wait for ~0.1 s after a call (and OpenMP's briefly), and without the
+    pause they would steal the cores from whichever side runs next.
+    """
+    fa()
+    fb()
     t = time.perf_counter()
-    fn()
-    one = max(time.perf_counter() - t, 1e-7)
-    n = max(1, int(min_time / one))
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(n):
-            fn()
-        best = min(best, (time.perf_counter() - t) / n)
-    return best
+    fb()
+    n = max(1, int(min_time / max(time.perf_counter() - t, 1e-7)))
+    ratios, ta, tb = [], [], []
+    for i in range(blocks):
+        pair = {}
+        for name, fn in (("a", fa), ("b", fb)) if i % 2 == 0 else (("b", fb), ("a", fa)):
+            time.sleep(settle)
+            t = time.perf_counter()
+            for _ in range(n):
+                fn()
+            pair[name] = (time.perf_counter() - t) / n
+        ratios.append(pair["a"] / pair["b"])
+        ta.append(pair["a"])
+        tb.append(pair["b"])
+    return float(np.median(ratios)), min(ta), min(tb)
 
 
 def numpy_policy_iteration(P2, R, gamma):
@@ -65,7 +80,7 @@ def numpy_policy_iteration(P2, R, gamma):
         pi = new
 
 
-def dense_case(repeats: int) -> dict:
+def dense_case(blocks: int) -> dict:
     S, A, gamma = 500, 10, 0.99
     rng = np.random.default_rng(0)
     P = rng.random((S, A, S))
@@ -78,23 +93,27 @@ def dense_case(repeats: int) -> dict:
     pi = np.empty(S, dtype=np.int64)
     P2 = np.ascontiguousarray(mdp.P).reshape(S * A, S)
 
-    t_ml = timeit(lambda: op.greedy(V, out, pi), repeats)
-    t_np = timeit(lambda: (R + gamma * (P2 @ V).reshape(S, A)).max(1), repeats)
+    sweep_ratio, t_ml, t_np = paired(
+        lambda: op.greedy(V, out, pi), lambda: (R + gamma * (P2 @ V).reshape(S, A)).max(1),
+        blocks,
+    )
     ref = (R + gamma * (P2 @ V).reshape(S, A)).max(1)
     assert np.allclose(out, ref, atol=1e-12, rtol=0)
 
     res = solve(mdp, eps=1e-8)
-    t_solve = timeit(lambda: solve(mdp, eps=1e-8), repeats, min_time=0.5)
-    t_pi = timeit(lambda: numpy_policy_iteration(P2, R, gamma), repeats, min_time=0.5)
+    vstar_ratio, t_solve, t_pi = paired(
+        lambda: solve(mdp, eps=1e-8), lambda: numpy_policy_iteration(P2, R, gamma), blocks,
+        min_time=0.3,
+    )
     v_pi = numpy_policy_iteration(P2, R, gamma)
     true_err = float(np.max(np.abs(res.values - v_pi)))
     assert res.error_bound <= 1e-8 and true_err <= 1e-8
     return {
         "S": S, "A": A, "gamma": gamma,
-        "dense_sweep_ratio_vs_numpy": t_ml / t_np,
+        "dense_sweep_ratio_vs_numpy": sweep_ratio,
         "dense_sweep_mdplab_s": t_ml,
         "dense_sweep_numpy_s": t_np,
-        "vstar_ratio_vs_numpy_pi": t_solve / t_pi,
+        "vstar_ratio_vs_numpy_pi": vstar_ratio,
         "vstar_mdplab_s": t_solve,
         "vstar_numpy_pi_s": t_pi,
         "vstar_method": res.method,
@@ -104,7 +123,7 @@ def dense_case(repeats: int) -> dict:
     }
 
 
-def sparse_case(repeats: int, n_states: int) -> dict:
+def sparse_case(blocks: int, n_states: int) -> dict:
     S, A, k, gamma = n_states, 4, 5, 0.99
     t = time.perf_counter()
     mdp = envs.garnet(S, A, k, sparse=True, seed=0, gamma=gamma)
@@ -118,13 +137,16 @@ def sparse_case(repeats: int, n_states: int) -> dict:
     Pm = sp.csr_matrix((Pm.data, Pm.indices, Pm.indptr), shape=Pm.shape)
     Rf = np.ascontiguousarray(mdp.R).ravel()
 
-    t_ml = timeit(lambda: op.greedy(V, out, pi), repeats)
-    t_sc = timeit(lambda: (Rf + gamma * (Pm @ V)).reshape(S, A).max(1), repeats)
+    sparse_ratio, t_ml, t_sc = paired(
+        lambda: op.greedy(V, out, pi), lambda: (Rf + gamma * (Pm @ V)).reshape(S, A).max(1),
+        blocks, min_time=0.3,
+    )
     ref = (Rf + gamma * (Pm @ V)).reshape(S, A).max(1)
     assert np.allclose(out, ref, atol=1e-12, rtol=0)
     return {
         "sparse_S": S, "sparse_A": A, "sparse_successors": k,
-        "sparse_sweep_ratio_vs_scipy": t_ml / t_sc,
+        "sparse_sweep_ratio_vs_scipy": sparse_ratio,
+        "sparse_kernel": "fixed-width" if mdp.csr.width > 0 else "csr",
         "sparse_sweep_mdplab_s": t_ml,
         "sparse_sweep_scipy_s": t_sc,
         "sparse_garnet_build_s": t_build,
@@ -134,7 +156,7 @@ def sparse_case(repeats: int, n_states: int) -> dict:
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", help="write the results to this file")
-    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--blocks", type=int, default=15, help="interleaved timing blocks")
     ap.add_argument("--sparse-states", type=int, default=1_000_000)
     args = ap.parse_args(argv)
     out = {
@@ -144,8 +166,8 @@ def main(argv=None) -> dict:
         "numpy": np.__version__,
         "numba": numba.__version__,
     }
-    out.update(dense_case(args.repeats))
-    out.update(sparse_case(args.repeats, args.sparse_states))
+    out.update(dense_case(args.blocks))
+    out.update(sparse_case(args.blocks, args.sparse_states))
     text = json.dumps(out, indent=2)
     print(text)
     if args.json:

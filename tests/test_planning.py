@@ -263,3 +263,22 @@ def test_evaluate_policy_rejects_bad_policies(rng, policy, match):
     disc = TabularMDP(random_dense(rng, 3, 2), rng.random((3, 2)), gamma=0.5)
     with pytest.raises(ValueError, match=match):
         evaluate_policy(disc, policy)
+
+
+@pytest.mark.parametrize("zeros, fixed", [(0.0, True), (0.6, False)])
+def test_fixed_width_and_ragged_sparse_kernels_match_dense(rng, zeros, fixed):
+    S, A, H = 8, 3, 4
+    P = random_dense(rng, S, A, H, zeros=zeros)
+    if not fixed:
+        P[0, 0, 0] = np.eye(S)[1]  # one single-successor row guarantees ragged rows
+    R = rng.random((H, S, A))
+    fin = TabularMDP(P, R, horizon=H)
+    sparse = fin.to_sparse()
+    assert (sparse.csr.width > 0) == fixed
+    np.testing.assert_allclose(backward_induction(sparse).q, backward_induction(fin).q,
+                               atol=1e-14)
+    disc = TabularMDP(P[0], R[0], gamma=0.9)
+    for solver in (value_iteration, policy_iteration, modified_policy_iteration):
+        a, b = solver(disc), solver(disc.to_sparse())
+        np.testing.assert_allclose(a.values, b.values, atol=1e-9)
+        np.testing.assert_array_equal(a.policy, b.policy)

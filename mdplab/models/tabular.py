@@ -53,6 +53,19 @@ class CSRTransitions:
     indices: np.ndarray
     data: np.ndarray
 
+    @property
+    def width(self) -> int:
+        """The common number of successors per row, or -1 if rows differ."""
+        counts = np.diff(self.indptr)
+        return int(counts[0]) if counts.size and (counts == counts[0]).all() else -1
+
+    def fixed_width(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(indices, data)`` as ``(n_rows, k)`` views when every row has k entries."""
+        k = self.width
+        if k <= 0:
+            return None
+        return self.indices.reshape(-1, k), self.data.reshape(-1, k)
+
 
 def _fmt_index(idx) -> str:
     return ", ".join(str(int(i)) for i in idx)

@@ -17,7 +17,7 @@ class BellmanOperator:
     """``T_h V = max_a [R_h + gamma P_h V]`` for stage ``h`` (``gamma`` defaults to the
     model's; finite-horizon models use 1)."""
 
-    __slots__ = ("S", "A", "gamma", "R", "_P", "_csr", "_row0")
+    __slots__ = ("S", "A", "gamma", "R", "_P", "_csr", "_ell", "_row0")
 
     def __init__(self, mdp: TabularMDP, h: int = 0, gamma: float | None = None):
         self.S, self.A = mdp.S, mdp.A
@@ -28,16 +28,21 @@ class BellmanOperator:
         if mdp.is_sparse:
             self._P = None
             self._csr = mdp.csr
+            # Fixed-width successor lists (Garnet, from_successors) get the faster kernels.
+            self._ell = self._csr.fixed_width()
             self._row0 = 0 if mdp.transitions_stationary else h * mdp.S * mdp.A
         else:
             self._P = mdp.P_at(h)
-            self._csr = None
+            self._csr = self._ell = None
             self._row0 = 0
 
     def greedy(self, V, V_out, pi_out) -> None:
         """``V_out = T V``, ``pi_out = greedy(V)``."""
         if self._P is not None:
             bellman.greedy_sweep_dense(self._P, self.R, self.gamma, V, V_out, pi_out)
+        elif self._ell is not None:
+            ind, dat = self._ell
+            bellman.greedy_sweep_ell(ind, dat, self._row0, self.R, self.gamma, V, V_out, pi_out)
         else:
             c = self._csr
             bellman.greedy_sweep_csr(
@@ -48,6 +53,9 @@ class BellmanOperator:
         """``Q_out = R + gamma P V`` with its max and argmax."""
         if self._P is not None:
             bellman.q_backup_dense(self._P, self.R, self.gamma, V, Q_out, V_out, pi_out)
+        elif self._ell is not None:
+            ind, dat = self._ell
+            bellman.q_backup_ell(ind, dat, self._row0, self.R, self.gamma, V, Q_out, V_out, pi_out)
         else:
             c = self._csr
             bellman.q_backup_csr(
@@ -59,6 +67,9 @@ class BellmanOperator:
         """``V_out = T_pi V`` for a deterministic ``pi``."""
         if self._P is not None:
             bellman.policy_sweep_dense(self._P, self.R, self.gamma, pi, V, V_out)
+        elif self._ell is not None:
+            ind, dat = self._ell
+            bellman.policy_sweep_ell(ind, dat, self._row0, self.R, self.gamma, pi, V, V_out)
         else:
             c = self._csr
             bellman.policy_sweep_csr(
