@@ -256,6 +256,13 @@ def _add_store(p):
     p.add_argument("--results", help="result folder (default: $MDPLAB_RESULTS or results/)")
 
 
+def _add_grid(p):
+    p.add_argument("name")
+    p.add_argument("overrides", nargs="*", metavar="key=values")
+    p.add_argument("--quick", action="store_true", help="start from the CI-sized preset")
+    _add_store(p)
+
+
 def _add_exec(p):
     p.add_argument("--jobs", type=int, help="worker processes (default: all cores)")
     p.add_argument("--backend", choices=("local", "dask"), default="local")
@@ -275,24 +282,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="key=value")
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("sweep", help="run a parameter grid x seeds, skipping stored runs")
-    p.add_argument("name")
-    p.add_argument("overrides", nargs="*", metavar="key=values")
-    p.add_argument("--quick", action="store_true", help="start from the CI-sized preset")
-    _add_store(p)
+    _add_grid(p)
     _add_exec(p)
     p.set_defaults(fn=cmd_sweep)
     p = sub.add_parser("status", help="done / failed / missing runs of a grid")
-    p.add_argument("name")
-    p.add_argument("overrides", nargs="*", metavar="key=values")
-    p.add_argument("--quick", action="store_true")
-    _add_store(p)
+    _add_grid(p)
     p.set_defaults(fn=cmd_status)
     p = sub.add_parser("plot", help="plot stored results")
-    p.add_argument("name")
-    p.add_argument("overrides", nargs="*", metavar="key=values")
-    p.add_argument("--quick", action="store_true")
+    _add_grid(p)
     p.add_argument("--out", help="output file (stem, .png or .pdf)")
-    _add_store(p)
     p.set_defaults(fn=cmd_plot)
     p = sub.add_parser("figures", help="regenerate every paper figure")
     p.add_argument("--quick", action="store_true")

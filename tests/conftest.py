@@ -14,8 +14,13 @@ def rng():
 
 
 def random_dense(rng, S, A, H=None, zeros=0.3):
-    """A random kernel with some structural zeros (every row keeps >= 1 successor)."""
-    shape = (S, A, S) if H is None else (H, S, A, S)
+    """A random ``(S, A, S)`` or ``(H, S, A, S)`` kernel with structural zeros."""
+    return random_kernel(rng, (S, A, S) if H is None else (H, S, A, S), zeros)
+
+
+def random_kernel(rng, shape, zeros=0.5):
+    """Random rows over the last axis with structural zeros (>= 1 successor per row)."""
+    S = shape[-1]
     P = rng.random(shape) * (rng.random(shape) > zeros)
     flat = P.reshape(-1, S)
     empty = flat.sum(1) == 0

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import random_kernel
 
 from mdplab import TabularMDP
 from mdplab.hardness import (
@@ -20,17 +21,6 @@ from mdplab.hardness import (
 from mdplab.planning import backward_induction, solve
 
 # ------------------------------------------------------------------ helpers
-
-
-def random_kernel(rng, shape, zeros=0.5):
-    """Random rows over the last axis with structural zeros (>= 1 successor per row)."""
-    S = shape[-1]
-    P = rng.random(shape) * (rng.random(shape) > zeros)
-    flat = P.reshape(-1, S)
-    empty = flat.sum(1) == 0
-    flat[empty, rng.integers(0, S, empty.sum())] = 1.0
-    P = flat.reshape(shape)
-    return P / P.sum(-1, keepdims=True)
 
 
 def chain_hitting_times(M, target):

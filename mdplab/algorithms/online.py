@@ -1,0 +1,93 @@
+"""Building blocks of the compiled online loop shared by every tabular learner.
+
+A learner's kernel runs, for each seed in ``prange``, ``K`` episodes of:
+plan a policy ``pi_k`` (shape ``(H, S)``) from its statistics; record the exact
+regret ``V*_0(init) - V^{pi_k}_0(init)`` (:func:`policy_value`); play the
+episode in the true model (:func:`play_episode`); update its statistics. The
+helpers here are plain ``njit`` functions (no inner parallelism: the
+parallelism is over seeds), so kernels compose them freely.
+
+Arrays use an explicit stage axis: ``P (nP, S, A, S)``, ``R (nR, S, A)`` with
+``nP, nR`` either 1 (stationary) or ``H``; stage ``h`` reads index
+``h if n > 1 else 0``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from mdplab.kernels.rng import next_double
+from mdplab.kernels.sampling import inverse_cdf_dense
+
+
+@njit(cache=True)
+def stage(n, h):
+    """Index of stage ``h`` in an array with ``n`` stages (1 = stationary)."""
+    return h if n > 1 else 0
+
+
+@njit(cache=True)
+def policy_value(P, R, init, H, pi, V):
+    """Exact ``sum_s init(s) V^pi_0(s)`` of a deterministic policy ``pi (H, S)``.
+
+    ``V`` is an ``(S,)`` work buffer. Backward recursion:
+    ``V_h(s) = R_h(s, pi_h(s)) + sum_s' P_h(s'|s, pi_h(s)) V_{h+1}(s')``.
+    """
+    S = init.shape[0]
+    nP, nR = P.shape[0], R.shape[0]
+    nxt = np.zeros(S)
+    for h in range(H - 1, -1, -1):
+        Ph = P[stage(nP, h)]
+        Rh = R[stage(nR, h)]
+        for s in range(S):
+            a = pi[h, s]
+            acc = 0.0
+            for t in range(S):
+                acc += Ph[s, a, t] * nxt[t]
+            V[s] = Rh[s, a] + acc
+        nxt[:] = V
+    total = 0.0
+    for s in range(S):
+        total += init[s] * nxt[s]
+    return total
+
+
+@njit(cache=True)
+def play_episode(P, R, init, H, pi, rng_state, states, actions, rewards):
+    """Roll out ``pi`` for ``H`` steps; fill ``states (H+1,)``, ``actions (H,)``,
+    ``rewards (H,)`` (mean rewards) and return the episode's total reward."""
+    nP, nR = P.shape[0], R.shape[0]
+    s = inverse_cdf_dense(init, next_double(rng_state))
+    total = 0.0
+    for h in range(H):
+        a = pi[h, s]
+        states[h] = s
+        actions[h] = a
+        r = R[stage(nR, h), s, a]
+        rewards[h] = r
+        total += r
+        s = inverse_cdf_dense(P[stage(nP, h), s, a], next_double(rng_state))
+    states[H] = s
+    return total
+
+
+@njit(cache=True)
+def greedy_row(Q_row):
+    """First maximiser of a row of Q (ties broken towards the lowest action)."""
+    best = Q_row[0]
+    arg = 0
+    for a in range(1, Q_row.shape[0]):
+        if Q_row[a] > best:
+            best = Q_row[a]
+            arg = a
+    return arg
+
+
+@njit(cache=True)
+def record(k, K, every, regret_sum, return_sum, out_regret, out_return, i):
+    """Store the running sums at checkpoints ``every, 2 every, ..., K``."""
+    if (k + 1) % every == 0 or k + 1 == K:
+        j = (k + 1 + every - 1) // every - 1
+        out_regret[i, j] = regret_sum
+        out_return[i, j] = return_sum
