@@ -153,7 +153,7 @@ def cmd_status(args) -> int:
 
 
 def _plot_experiment(exp, cells, store, out_for, only_paper=False) -> list[dict]:
-    from mdplab.lab.plots import render
+    from mdplab.lab.plots import EmptyPlot, render
 
     df = store.load(exp.name, exp.version, cells)
     if df.empty:
@@ -163,7 +163,11 @@ def _plot_experiment(exp, cells, store, out_for, only_paper=False) -> list[dict]
     for spec in exp.plots:
         if only_paper and not spec.paper_figure:
             continue
-        info = render(spec, df, out_for(spec))
+        try:
+            info = render(spec, df, out_for(spec))
+        except EmptyPlot as exc:
+            print(f"{spec.name}: skipped, {exc}", file=sys.stderr)
+            continue
         info["spec"] = spec
         made.append(info)
     return made
@@ -217,7 +221,13 @@ def cmd_figures(args) -> int:
         if not report.ok:
             status = 1
             print(f"{exp.name}: {len(report.failed)} runs failed; plotting what is stored")
-        for info in _plot_experiment(exp, cells, store, lambda s: out / s.name, True):
+        try:
+            made = _plot_experiment(exp, cells, store, lambda s: out / s.name, True)
+        except LabError as exc:  # nothing stored for this experiment: go on with the rest
+            print(f"{exp.name}: no figure, {exc}", file=sys.stderr)
+            status = 1
+            continue
+        for info in made:
             entries.append((exp, info))
             print(f"{info['spec'].name}: " + ", ".join(info["files"]))
     lines = [

@@ -204,11 +204,12 @@ def test_store_round_trip_and_version_isolation(tmp_path):
     assert store.run_meta(store.run_path("e", "1", params, 0))["elapsed_s"] == 0.1
     with pytest.raises(ValueError, match="clash"):
         store.write_rows("e", "1", params, 1, [{"a": 3}])
-    # A failure record is replaced by a later success, never the other way round.
+    # A failure record is replaced by a later success; a success is never removed.
     store.write_failure("e", "1", params, 2, "boom", "tb")
     assert len(store.failures("e", "1")) == 1
     store.write_rows("e", "1", params, 2, [{"x": 2, "y": 1.0}])
     assert store.failures("e", "1") == []
+    assert store.has("e", "1", params, 2)
 
 
 # ---------------------------------------------------------------- params
@@ -258,3 +259,37 @@ def test_figures_writes_readme_and_images(tmp_path):
         assert f"## {stem}" in readme
     assert "mdplab sweep garnet-vi --quick && mdplab plot garnet-vi --quick" in readme
     assert "fitted log-log slope" in readme
+
+
+@pytest.mark.parametrize("backend", ["local", "dask"])
+def test_workers_times_threads_equals_cores(tmp_path, backend):
+    exp = get_experiment("fixture-threads")
+    store = ResultStore(tmp_path)
+    rep = sweep(exp, exp.cells(exp.grid), [0], store=store, jobs=2, backend=backend,
+                timeout=60 if backend == "dask" else None, progress=False)
+    assert rep.ok
+    threads = store.load(exp.name, exp.version)["numba_threads"]
+    assert (threads == max(1, (os.cpu_count() or 1) // 2)).all()
+
+
+def test_a_new_failure_replaces_an_old_record(tmp_path):
+    exp = get_experiment("fixture-sleep")
+    store = ResultStore(tmp_path)
+    cell = exp.cells({"sleep": [30.0]})[0]
+    store.write_failure(exp.name, exp.version, cell, 0, "OldError: stale", "old traceback")
+    rep = sweep(exp, [cell], [0], store=store, jobs=1, timeout=2, progress=False)
+    assert len(rep.failed) == 1
+    (fail,) = store.failures(exp.name, exp.version)
+    assert fail["error"].startswith("TimeoutError")
+
+
+def test_float_ranges_are_rounded():
+    assert Param("x", "float", 1.0).parse_values("2:32:5") == [2.0, 4.0, 8.0, 16.0, 32.0]
+
+
+def test_reserved_parameter_names_are_rejected():
+    from mdplab.lab import Experiment
+
+    with pytest.raises(ValueError, match="reserved"):
+        Experiment(name="x", description="", params=(Param("seed", "int", 0),),
+                   run=lambda p, s: [])

@@ -72,6 +72,8 @@ CATALOGUE = [
      r"sparse P has shape \(5, 3\)"),
     (dict(P=sp.csr_matrix(np.array([[1.0, 0, 0], [0.5, 0.4, 0]] + [[1.0, 0, 0]] * 4)),
           R=np.zeros((3, 2)), gamma=0.9), r"P\[0, 1, :\] sums to 0\.9"),
+    (dict(P=sp.csr_matrix(np.array([[1.0, 0, 0]] * 5 + [[0.0, 0, 0]])),
+          R=np.zeros((3, 2)), gamma=0.9), r"P\[2, 1, :\] sums to 0;"),
     (dict(P=sp.csr_matrix(np.array([[1.0, 0, 0]] * 5 + [[1.5, -0.5, 0]])),
           R=np.zeros((3, 2)), gamma=0.9), r"P\[2, 1, 1\] = -0\.5 is negative"),
 ]
@@ -83,8 +85,11 @@ def test_bad_input_catalogue(kwargs, match):
         TabularMDP(**kwargs)
 
 
-def test_catalogue_is_long_enough():
-    assert len(CATALOGUE) >= 15
+def test_catalogue_covers_every_field():
+    fields = {"P", "R", "horizon", "gamma", "init"}
+    starts = [pattern.replace("\\", "") for _, pattern in CATALOGUE]
+    named = {f for f in fields for start in starts if start.startswith(f)}
+    assert len(CATALOGUE) >= 15 and named == fields
 
 
 def test_from_successors_bad_index():

@@ -282,3 +282,28 @@ def test_fixed_width_and_ragged_sparse_kernels_match_dense(rng, zeros, fixed):
         a, b = solver(disc), solver(disc.to_sparse())
         np.testing.assert_allclose(a.values, b.values, atol=1e-9)
         np.testing.assert_array_equal(a.policy, b.policy)
+
+
+def test_bellman_operator_rejects_bad_vectors_and_stages(rng):
+    fin = TabularMDP(random_dense(rng, 4, 2, H=3), rng.random((3, 4, 2)), horizon=3)
+    for mdp in (fin, fin.to_sparse()):
+        with pytest.raises(ValueError, match="stage h"):
+            BellmanOperator(mdp, 3)
+        with pytest.raises(ValueError, match="stage h"):
+            BellmanOperator(mdp, -1)
+        op = BellmanOperator(mdp, 2)
+        with pytest.raises(ValueError, match=r"V must have shape \(4,\)"):
+            op(np.zeros(3))
+        with pytest.raises(ValueError, match=r"V must have shape"):
+            op(np.zeros((4, 1)))
+
+
+def test_iteration_budgets_are_validated(rng):
+    disc = TabularMDP(random_dense(rng, 3, 2), rng.random((3, 2)), gamma=0.99)
+    with pytest.raises(ValueError, match="max_iter"):
+        value_iteration(disc, max_iter=0)
+    with pytest.raises(ValueError, match="max_iter"):
+        policy_iteration(disc, max_iter=0)
+    loose = value_iteration(disc, eps=1e4)  # a huge eps still runs one certified sweep
+    assert loose.iterations == 1 and loose.converged
+    assert modified_policy_iteration(disc, m=np.int64(3)).converged

@@ -8,13 +8,18 @@ n_seeds=...)`` returns a :class:`LearningCurve` of cumulative exact regret.
 from mdplab.algorithms.base import Algorithm, LearningCurve
 from mdplab.algorithms.conformance import check_algorithm, tiny_mdp
 from mdplab.algorithms.greedy import Greedy
+from mdplab.algorithms.psrl import PSRL
+from mdplab.algorithms.qlearning import QLearningUCB
 from mdplab.algorithms.ucbvi import UCBVI
 
 ALGORITHMS = {
     "ucbvi-ch": lambda **kw: UCBVI("ch", **kw),
     "ucbvi-bf": lambda **kw: UCBVI("bf", **kw),
+    "qlearning-ucb-h": lambda **kw: QLearningUCB("hoeffding", **kw),
+    "qlearning-ucb-b": lambda **kw: QLearningUCB("bernstein", **kw),
+    "psrl": lambda **kw: PSRL(**kw),
     "greedy": lambda **kw: Greedy(**kw),
 }
 
-__all__ = ["ALGORITHMS", "Algorithm", "Greedy", "LearningCurve", "UCBVI", "check_algorithm",
-           "tiny_mdp"]
+__all__ = ["ALGORITHMS", "PSRL", "Algorithm", "Greedy", "LearningCurve", "QLearningUCB", "UCBVI",
+           "check_algorithm", "tiny_mdp"]

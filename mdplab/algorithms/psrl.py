@@ -150,40 +150,46 @@ def greedy_backward_induction(Pt, R, H, pi, V, nxt):
         nxt[:] = V
 
 
+@njit(cache=True)
+def _run_seed(P, R, init, H, K, every, seed, v_star, prior_alpha, out_regret, out_return, i):
+    nP, S, A = P.shape[0], P.shape[1], P.shape[2]
+    rng = new_state(seed)
+    counts = np.zeros((nP, S, A, S))
+    Pt = np.empty((nP, S, A, S))
+    alpha = np.empty(S)
+    pi = np.zeros((H, S), dtype=np.int64)
+    V = np.empty(S)
+    nxt = np.empty(S)
+    states = np.empty(H + 1, dtype=np.int64)
+    actions = np.empty(H, dtype=np.int64)
+    rewards = np.empty(H)
+    regret_sum = 0.0
+    return_sum = 0.0
+    for k in range(K):
+        for g in range(nP):  # sample M_k from the posterior
+            for s in range(S):
+                for a in range(A):
+                    for t in range(S):
+                        alpha[t] = prior_alpha + counts[g, s, a, t]
+                    dirichlet_row(alpha, rng, Pt[g, s, a])
+        greedy_backward_induction(Pt, R, H, pi, V, nxt)
+        regret_sum += v_star - policy_value(P, R, init, H, pi, V)
+        ret = play_episode(P, R, init, H, pi, rng, states, actions, rewards)
+        return_sum += v_star - ret
+        for h in range(H):
+            counts[stage(nP, h), states[h], actions[h], states[h + 1]] += 1.0
+        record(k, K, every, regret_sum, return_sum, out_regret, out_return, i)
+
+
 @njit(parallel=True, cache=True)
 def _psrl_kernel(P, R, init, H, K, every, seeds, v_star, prior_alpha):
     n = seeds.shape[0]
-    nP, S, A = P.shape[0], P.shape[1], P.shape[2]
     n_ck = (K + every - 1) // every
     out_regret = np.zeros((n, n_ck))
     out_return = np.zeros((n, n_ck))
     for i in prange(n):
-        rng = new_state(seeds[i])
-        counts = np.zeros((nP, S, A, S))
-        Pt = np.empty((nP, S, A, S))
-        alpha = np.empty(S)
-        pi = np.zeros((H, S), dtype=np.int64)
-        V = np.empty(S)
-        nxt = np.empty(S)
-        states = np.empty(H + 1, dtype=np.int64)
-        actions = np.empty(H, dtype=np.int64)
-        rewards = np.empty(H)
-        regret_sum = 0.0
-        return_sum = 0.0
-        for k in range(K):
-            for g in range(nP):
-                for s in range(S):
-                    for a in range(A):
-                        for t in range(S):
-                            alpha[t] = prior_alpha + counts[g, s, a, t]
-                        dirichlet_row(alpha, rng, Pt[g, s, a])
-            greedy_backward_induction(Pt, R, H, pi, V, nxt)
-            regret_sum += v_star - policy_value(P, R, init, H, pi, V)
-            ret = play_episode(P, R, init, H, pi, rng, states, actions, rewards)
-            return_sum += v_star - ret
-            for h in range(H):
-                counts[stage(nP, h), states[h], actions[h], states[h + 1]] += 1.0
-            record(k, K, every, regret_sum, return_sum, out_regret, out_return, i)
+        _run_seed(P, R, init, H, K, every, seeds[i], v_star, prior_alpha,
+                  out_regret, out_return, i)
     return out_regret, out_return
 
 
@@ -198,6 +204,13 @@ class PSRL(Algorithm):
     """
 
     name = "psrl"
+    check_kwargs: dict = {}
+    invalid_kwargs = (
+        ({"prior_alpha": 0.0}, "prior_alpha must be > 0"),
+        ({"prior_alpha": -1.0}, "prior_alpha must be > 0"),
+        ({"prior_alpha": float("nan")}, "prior_alpha must be finite"),
+        ({"prior_alpha": "1"}, "prior_alpha must be a number"),
+    )
 
     def __init__(self, prior_alpha: float = 1.0):
         self.prior_alpha = _check_number("prior_alpha", prior_alpha, low=0.0, low_open=True)

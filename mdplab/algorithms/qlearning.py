@@ -78,67 +78,71 @@ def _capped_max(Q_row, cap):
     return min(cap, m)
 
 
-@njit(parallel=True, cache=True)
-def _qlearning_kernel(P, R, init, H, K, every, seeds, v_star, bernstein, c, c2, delta):
-    n = seeds.shape[0]
+@njit(cache=True)
+def _run_seed(P, R, init, H, K, every, seed, v_star, bernstein, c, c2, iota,
+              out_regret, out_return, i):
     S, A = P.shape[1], P.shape[2]
     nP, nR = P.shape[0], R.shape[0]
+    r_max = R.max()
+    sqrt_h7sa = math.sqrt(float(H) ** 7 * S * A)
+    rng = new_state(seed)
+    vmax = np.empty(H + 1)
+    for h in range(H + 1):
+        vmax[h] = (H - h) * r_max
+    Q = np.empty((H, S, A))
+    for h in range(H):
+        Q[h, :, :] = vmax[h]
+    N = np.zeros((H, S, A), dtype=np.int64)
+    sum_v = np.zeros((H, S, A))
+    sum_v2 = np.zeros((H, S, A))
+    beta_prev = np.zeros((H, S, A))
+    pi = np.zeros((H, S), dtype=np.int64)
+    Vbuf = np.empty(S)
+    regret_sum = 0.0
+    return_sum = 0.0
+    for k in range(K):
+        # Greedy policy w.r.t. Q at the start of the episode = the executed policy.
+        for h in range(H):
+            for s in range(S):
+                pi[h, s] = greedy_row(Q[h, s])
+        regret_sum += v_star - policy_value(P, R, init, H, pi, Vbuf)
+        s = inverse_cdf_dense(init, next_double(rng))
+        ret = 0.0
+        for h in range(H):
+            a = pi[h, s]
+            r = R[stage(nR, h), s, a]
+            ret += r
+            s_next = inverse_cdf_dense(P[stage(nP, h), s, a], next_double(rng))
+            v_next = _capped_max(Q[h + 1, s_next], vmax[h + 1]) if h + 1 < H else 0.0
+            N[h, s, a] += 1
+            t = N[h, s, a]
+            alpha = (H + 1.0) / (H + t)
+            if bernstein:
+                sum_v[h, s, a] += v_next
+                sum_v2[h, s, a] += v_next * v_next
+                mean = sum_v[h, s, a] / t
+                W = max(0.0, sum_v2[h, s, a] / t - mean * mean)
+                beta = min(c * (math.sqrt(H * (W + H) * iota / t) + sqrt_h7sa * iota / t),
+                           c2 * math.sqrt(H ** 3 * iota / t))
+                b = (beta - (1.0 - alpha) * beta_prev[h, s, a]) / (2.0 * alpha)
+                beta_prev[h, s, a] = beta
+            else:
+                b = c * math.sqrt(H ** 3 * iota / t)
+            Q[h, s, a] = (1.0 - alpha) * Q[h, s, a] + alpha * (r + v_next + b)
+            s = s_next
+        return_sum += v_star - ret
+        record(k, K, every, regret_sum, return_sum, out_regret, out_return, i)
+
+
+@njit(parallel=True, cache=True)
+def _qlearning_kernel(P, R, init, H, K, every, seeds, v_star, bernstein, c, c2, iota):
+    n = seeds.shape[0]
     n_ck = (K + every - 1) // every
     out_regret = np.zeros((n, n_ck))
     out_return = np.zeros((n, n_ck))
-    iota = math.log(S * A * float(K) * H / delta)
-    r_max = R.max()
-    sqrt_h7sa = math.sqrt(float(H) ** 7 * S * A)
     for i in prange(n):
-        rng = new_state(seeds[i])
-        vmax = np.empty(H + 1)
-        for h in range(H + 1):
-            vmax[h] = (H - h) * r_max
-        Q = np.empty((H, S, A))
-        for h in range(H):
-            Q[h, :, :] = vmax[h]
-        N = np.zeros((H, S, A), dtype=np.int64)
-        sum_v = np.zeros((H, S, A))
-        sum_v2 = np.zeros((H, S, A))
-        beta_prev = np.zeros((H, S, A))
-        pi = np.zeros((H, S), dtype=np.int64)
-        Vbuf = np.empty(S)
-        regret_sum = 0.0
-        return_sum = 0.0
-        for k in range(K):
-            for h in range(H):
-                for s in range(S):
-                    pi[h, s] = greedy_row(Q[h, s])
-            regret_sum += v_star - policy_value(P, R, init, H, pi, Vbuf)
-            s = inverse_cdf_dense(init, next_double(rng))
-            ret = 0.0
-            for h in range(H):
-                a = pi[h, s]
-                r = R[stage(nR, h), s, a]
-                ret += r
-                s_next = inverse_cdf_dense(P[stage(nP, h), s, a], next_double(rng))
-                if h + 1 < H:
-                    v_next = _capped_max(Q[h + 1, s_next], vmax[h + 1])
-                else:
-                    v_next = 0.0
-                N[h, s, a] += 1
-                t = N[h, s, a]
-                alpha = (H + 1.0) / (H + t)
-                if bernstein:
-                    sum_v[h, s, a] += v_next
-                    sum_v2[h, s, a] += v_next * v_next
-                    mean = sum_v[h, s, a] / t
-                    W = max(0.0, sum_v2[h, s, a] / t - mean * mean)
-                    beta = min(c * (math.sqrt(H * (W + H) * iota / t) + sqrt_h7sa * iota / t),
-                               c2 * math.sqrt(H ** 3 * iota / t))
-                    b = (beta - (1.0 - alpha) * beta_prev[h, s, a]) / (2.0 * alpha)
-                    beta_prev[h, s, a] = beta
-                else:
-                    b = c * math.sqrt(H ** 3 * iota / t)
-                Q[h, s, a] = (1.0 - alpha) * Q[h, s, a] + alpha * (r + v_next + b)
-                s = s_next
-            return_sum += v_star - ret
-            record(k, K, every, regret_sum, return_sum, out_regret, out_return, i)
+        _run_seed(P, R, init, H, K, every, seeds[i], v_star, bernstein, c, c2, iota,
+                  out_regret, out_return, i)
     return out_regret, out_return
 
 
@@ -155,10 +159,20 @@ class QLearningUCB(Algorithm):
         gives sensible learning curves at small ``K``.
     delta : float in (0, 1)
         Confidence level inside ``iota = log(S A K H / delta)``.
-    c2 : float > 0, optional
-        Bernstein only: constant of the cap ``c2 sqrt(H^3 iota / t)``
-        (default ``c``).
+    c2 : float >= 0, optional
+        Bernstein only (ignored by Hoeffding): constant of the cap
+        ``c2 sqrt(H^3 iota / t)`` (default ``c``).
     """
+
+    check_kwargs = {"c": 0.05}
+    invalid_kwargs = (
+        ({"bonus": "xx"}, "bonus must be"),
+        ({"c": -1.0}, "c must be >= 0"),
+        ({"delta": 0.0}, "delta must be"),
+        ({"delta": 1.0}, "delta must be"),
+        ({"delta": 1.5}, "delta must be"),
+        ({"c2": -0.1}, "c2 must be"),
+    )
 
     def __init__(self, bonus: str = "hoeffding", c: float = 1.0, delta: float = 0.1,
                  c2: float | None = None):
@@ -171,8 +185,6 @@ class QLearningUCB(Algorithm):
             raise ValueError(f"delta must be < 1; got {delta!r}")
         if c2 is not None:
             c2 = _check_number("c2", c2, low=0.0)
-            if bonus != "bernstein":
-                raise ValueError("c2 is only used by bonus='bernstein'")
         self.c2 = c2
 
     @property
@@ -187,8 +199,10 @@ class QLearningUCB(Algorithm):
 
     def _run_kernel(self, P, R, init, H, K, every, seeds, v_star):
         c2 = self.c if self.c2 is None else self.c2
+        S, A = P.shape[1], P.shape[2]
+        iota = math.log(S * A * K * H / self.delta)  # T = K H
         regret, realized = _qlearning_kernel(
             P, R, init, int(H), int(K), int(every), seeds, float(v_star),
-            self.bonus == "bernstein", self.c, float(c2), self.delta)
+            self.bonus == "bernstein", self.c, float(c2), float(iota))
         assert regret.shape[1] == n_checkpoints(K, every)
         return regret, realized

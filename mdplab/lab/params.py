@@ -121,7 +121,8 @@ class Param:
                     f"parameter {self.name}={text!r}: float ranges are a:b:n "
                     "(n log-spaced values, a and b > 0)"
                 )
-            values = [float(v) for v in np.geomspace(nums[0], nums[1], int(nums[2]))]
+            # Rounded to 12 significant digits so that 2:32:5 gives 8.0, not 7.999...
+            values = [float(f"{v:.12g}") for v in np.geomspace(nums[0], nums[1], int(nums[2]))]
         if not values:
             raise LabError(f"parameter {self.name}={text!r} is an empty range")
         return values

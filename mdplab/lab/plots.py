@@ -50,9 +50,14 @@ class PlotSpec:
     paper_figure: bool = True
 
 
+class EmptyPlot(ValueError):
+    """The plot's filter leaves no rows (e.g. a grid without the value it selects)."""
+
+
 def _select(df, where: dict):
     for k, v in where.items():
-        df = df[np.isclose(df[k], v)] if isinstance(v, float) else df[df[k] == v]
+        keep = np.isclose(df[k], v, rtol=1e-9, atol=0.0) if isinstance(v, float) else df[k] == v
+        df = df[keep]
     return df
 
 
@@ -69,7 +74,7 @@ def render(spec: PlotSpec, df, out_stem: str | Path) -> dict:
 
     data = _select(df, spec.where)
     if data.empty:
-        raise ValueError(f"plot {spec.name}: no rows to plot (filter {spec.where})")
+        raise EmptyPlot(f"plot {spec.name}: no rows to plot (filter {spec.where})")
     groups = [(None, data)] if spec.hue is None else list(data.groupby(spec.hue, sort=True))
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
     fits = {}

@@ -63,6 +63,10 @@ class Experiment:
         names = [p.name for p in self.params]
         if len(set(names)) != len(names):
             raise ValueError(f"experiment {self.name}: duplicate parameter names")
+        reserved = {"seed", "seeds"} & set(names)
+        if reserved:
+            raise ValueError(f"experiment {self.name}: parameter names {sorted(reserved)} "
+                             "are reserved (the seed column and the CLI's seeds=)")
         for preset in (self.grid, self.quick.get("grid", {})):
             self.check_grid(preset)
 

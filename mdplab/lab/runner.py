@@ -51,6 +51,7 @@ class Task:
     seed: int
     root: str
     soft_timeout: float | None = None
+    threads: int | None = None
 
 
 @dataclass
@@ -81,25 +82,32 @@ def execute(task: Task) -> dict:
     exp = get_experiment(task.experiment)
     store = ResultStore(task.root)
     outcome: dict = {}
+    # Under a soft limit the run and the timeout race to write; whoever takes
+    # the lock first decides, and the other side writes nothing.
+    decided = threading.Lock()
     cancelled = threading.Event()
 
     def work():
+        if task.threads is not None:  # numba's thread count is per calling thread
+            _init_worker(task.threads)
         t0 = time.perf_counter()
         try:
             df = run_once(exp, task.params, task.seed)
-            if cancelled.is_set():
-                return
-            store.write_rows(exp.name, exp.version, task.params, task.seed, df,
-                             meta={"elapsed_s": time.perf_counter() - t0,
-                                   "run_seed": derive_seed(exp, task.params, task.seed)})
-            outcome["status"] = "ok"
+            with decided:
+                if cancelled.is_set():
+                    return
+                store.write_rows(exp.name, exp.version, task.params, task.seed, df,
+                                 meta={"elapsed_s": time.perf_counter() - t0,
+                                       "run_seed": derive_seed(exp, task.params, task.seed)})
+                outcome["status"] = "ok"
         except Exception as exc:
-            if cancelled.is_set():
-                return
             tb = traceback.format_exc()
-            store.write_failure(exp.name, exp.version, task.params, task.seed,
-                                f"{type(exc).__name__}: {exc}", tb)
-            outcome.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+            with decided:
+                if cancelled.is_set():
+                    return
+                store.write_failure(exp.name, exp.version, task.params, task.seed,
+                                    f"{type(exc).__name__}: {exc}", tb)
+                outcome.update(status="failed", error=f"{type(exc).__name__}: {exc}")
 
     if task.soft_timeout is None:
         work()
@@ -107,13 +115,14 @@ def execute(task: Task) -> dict:
     th = threading.Thread(target=work, daemon=True)
     th.start()
     th.join(task.soft_timeout)
-    if th.is_alive():
+    with decided:
+        if "status" in outcome:
+            return outcome
         cancelled.set()
-        msg = f"TimeoutError: run exceeded the {task.soft_timeout:g} s limit"
-        store.write_failure(exp.name, exp.version, task.params, task.seed, msg,
-                            msg + " (soft limit under dask; the run was abandoned)")
-        return {"status": "failed", "error": msg}
-    return outcome
+    msg = f"TimeoutError: run exceeded the {task.soft_timeout:g} s limit"
+    store.write_failure(exp.name, exp.version, task.params, task.seed, msg,
+                        msg + " (soft limit under dask; the run was abandoned)")
+    return {"status": "failed", "error": msg}
 
 
 def _init_worker(threads: int) -> None:
@@ -178,7 +187,7 @@ def sweep(
         if backend == "local":
             _run_local(tasks, jobs, threads, timeout, store, experiment, record)
         else:
-            _run_dask(tasks, jobs, threads, timeout, address, record)
+            _run_dask(tasks, jobs, threads, timeout, address, store, experiment, record)
     finally:
         bar.close()
     return report
@@ -214,14 +223,17 @@ def _run_local(tasks, jobs, threads, timeout, store, experiment, record):
                 status = {"status": "failed", "error": msg}
             except Exception as exc:  # an error outside the run (e.g. unpicklable result)
                 status = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-            if status.get("status") != "ok" and not store.failure_path(
-                    experiment.name, experiment.version, task.params, task.seed).exists():
-                store.write_failure(experiment.name, experiment.version, task.params,
-                                    task.seed, status["error"], status["error"])
+            else:
+                record(task, status)  # execute() stored the rows or the failure itself
+                continue
+            # The worker could not record this failure: write it here (replacing
+            # any record an earlier sweep left for the same run).
+            store.write_failure(experiment.name, experiment.version, task.params, task.seed,
+                                status["error"], status["error"])
             record(task, status)
 
 
-def _run_dask(tasks, jobs, threads, timeout, address, record):
+def _run_dask(tasks, jobs, threads, timeout, address, store, experiment, record):
     try:
         from distributed import Client, LocalCluster
         from distributed import as_completed as dask_completed
@@ -236,16 +248,17 @@ def _run_dask(tasks, jobs, threads, timeout, address, record):
                                dashboard_address=None)
         client = Client(cluster)
     try:
-        client.run(_init_worker, threads)
-        soft = [Task(t.experiment, t.params, t.seed, t.root, timeout) for t in tasks]
+        soft = [Task(t.experiment, t.params, t.seed, t.root, timeout, threads) for t in tasks]
         futures = client.map(execute, soft, pure=False)
         index = {f.key: t for f, t in zip(futures, soft, strict=True)}
         for fut in dask_completed(futures):
             task = index[fut.key]
             try:
                 status = fut.result()
-            except Exception as exc:
+            except Exception as exc:  # the worker died or the task never ran
                 status = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+                store.write_failure(experiment.name, experiment.version, task.params,
+                                    task.seed, status["error"], status["error"])
             record(task, status)
     finally:
         client.close()

@@ -30,7 +30,7 @@ def mean_ci(samples, confidence: float = 0.95, n_resamples: int = 2000,
         lo, hi = res.confidence_interval
         if not (np.isfinite(lo) and np.isfinite(hi)):
             raise ValueError
-    except (ValueError, RuntimeWarning):
+    except ValueError:
         res = stats.bootstrap((x,), np.mean, confidence_level=confidence,
                               n_resamples=n_resamples, method="percentile", random_state=rng)
         lo, hi = res.confidence_interval

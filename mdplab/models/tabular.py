@@ -309,8 +309,7 @@ class TabularMDP:
             k = int(np.argmax(neg))
             label = _row_label(int(row_of[k]), S, A, stationary)[:-4]
             raise ValueError(f"{label}, {m.indices[k]}] = {data[k]:.6g} is negative")
-        sums = np.add.reduceat(data, indptr[:-1]) if data.size else np.zeros(n_rows)
-        sums[np.diff(indptr) == 0] = 0.0
+        sums = np.bincount(row_of, weights=data, minlength=n_rows)
         off = np.abs(sums - 1.0) > ROW_SUM_TOL
         if off.any():
             r = int(np.argmax(off))
@@ -340,6 +339,8 @@ class TabularMDP:
                 f"got {succ.shape} and {prob.shape}"
             )
         S = succ.shape[-3]
+        if succ.shape[-1] < 1:
+            raise ValueError("successors must list at least one successor per (s, a) (k >= 1)")
         bad = (succ < 0) | (succ >= S)
         if bad.any():
             idx = _first(bad)

@@ -24,12 +24,14 @@ when the values are ``eps``-accurate (``info["policy_error_bound"]``).
 from __future__ import annotations
 
 import math
+import numbers
 import time
 
 import numpy as np
 
 from mdplab.models import TabularMDP
-from mdplab.planning.evaluation import solve_policy_values
+from mdplab.planning.evaluation import normalize_policy, solve_policy_values
+from mdplab.planning.finite_horizon import backward_induction
 from mdplab.planning.operator import BellmanOperator
 from mdplab.planning.result import PlanningResult
 
@@ -51,6 +53,12 @@ def _check_eps(eps) -> float:
     if not (eps > 0 and math.isfinite(eps)):
         raise ValueError(f"eps must be a positive number; got {eps}")
     return eps
+
+
+def _check_max_iter(max_iter) -> int:
+    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+        raise ValueError(f"max_iter must be an integer >= 1; got {max_iter!r}")
+    return int(max_iter)
 
 
 def _certify(V, TV, gamma, rule):
@@ -122,12 +130,14 @@ def value_iteration(
     V = _initial_values(mdp, V0)
     if max_iter is None:
         scale = float(np.ptp(mdp.R)) / (1.0 - g) + float(np.abs(V).max()) + 1.0
-        max_iter = (int(math.ceil(math.log(scale / eps) / max(1.0 - g, 1e-12))) + 10
-                    if g > 0 else 2)
+        max_iter = (max(0, int(math.ceil(math.log(scale / eps) / max(1.0 - g, 1e-12))))
+                    + 10 if g > 0 else 2)
+    max_iter = _check_max_iter(max_iter)
     TV = np.empty(mdp.S)
     pi = np.empty(mdp.S, dtype=np.int64)
     history = []
     bound = math.inf
+    offsets = (-math.inf, math.inf)
     out = V
     t0 = time.perf_counter()
     it = 0
@@ -174,13 +184,12 @@ def policy_iteration(
     values against rounding in the solve (it is ~1e-12 in practice).
     """
     _require_discounted(mdp, "policy_iteration")
+    max_iter = _check_max_iter(max_iter)
     stage = BellmanOperator(mdp)
     S, A = mdp.S, mdp.A
     if init_policy is None:
         pi = np.argmax(mdp.R, axis=1).astype(np.int64)
     else:
-        from mdplab.planning.evaluation import normalize_policy
-
         det, arr = normalize_policy(mdp, np.asarray(init_policy))
         if not det:
             raise ValueError("init_policy must be deterministic (integer dtype, shape (S,))")
@@ -224,7 +233,8 @@ def modified_policy_iteration(
     """
     _require_discounted(mdp, "modified_policy_iteration")
     eps = _check_eps(eps)
-    if isinstance(m, bool) or not isinstance(m, int) or m < 0:
+    max_iter = _check_max_iter(max_iter)
+    if isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 0:
         raise ValueError(f"m (partial evaluation sweeps) must be an integer >= 0; got {m!r}")
     g = mdp.gamma
     stage = BellmanOperator(mdp)
@@ -264,8 +274,6 @@ def solve(mdp: TabularMDP, eps: float = 1e-8) -> PlanningResult:
     the model is small enough for a direct solve, else VI continues.
     """
     if not mdp.discounted:
-        from mdplab.planning.finite_horizon import backward_induction
-
         return backward_induction(mdp)
     eps = _check_eps(eps)
     probe = value_iteration(mdp, eps, max_iter=64)

@@ -20,6 +20,11 @@ class BellmanOperator:
     __slots__ = ("S", "A", "gamma", "R", "_P", "_csr", "_ell", "_row0")
 
     def __init__(self, mdp: TabularMDP, h: int = 0, gamma: float | None = None):
+        if not isinstance(mdp, TabularMDP):
+            raise TypeError(f"BellmanOperator needs a TabularMDP; got {type(mdp).__name__}")
+        n_stages = mdp.horizon or 1
+        if isinstance(h, bool) or not isinstance(h, int | np.integer) or not 0 <= h < n_stages:
+            raise ValueError(f"stage h must be an integer in [0, {n_stages}); got {h!r}")
         self.S, self.A = mdp.S, mdp.A
         if gamma is None:
             gamma = mdp.gamma if mdp.discounted else 1.0
@@ -85,8 +90,13 @@ class BellmanOperator:
         return Q, Vn, pi
 
     def __call__(self, V, out=None):
-        """``T V`` (into ``out`` if given)."""
+        """``T V`` (into ``out`` if given); checks shapes, unlike the buffer methods."""
         V = np.ascontiguousarray(V, dtype=np.float64)
-        out = np.empty(self.S) if out is None else out
+        if V.shape != (self.S,):
+            raise ValueError(f"V must have shape ({self.S},); got {V.shape}")
+        if out is None:
+            out = np.empty(self.S)
+        elif out.shape != (self.S,) or out.dtype != np.float64 or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a contiguous float64 array of shape ({self.S},)")
         self.greedy(V, out, np.empty(self.S, dtype=np.int64))
         return out

@@ -26,7 +26,21 @@ def _sleeps(params, seed):
     return [{"slept": params["sleep"]}]
 
 
+def _threads(params, seed):
+    import numba
+
+    return [{"numba_threads": numba.get_num_threads()}]
+
+
 EXPERIMENTS = [
+    Experiment(
+        name="fixture-threads",
+        description="records the numba thread count a run sees",
+        params=(Param("k", "int", 0),),
+        run=_threads,
+        grid={"k": [0, 1, 2, 3]},
+        seeds=1,
+    ),
     Experiment(
         name="fixture-line",
         description="y = scale * x^power with log-normal noise",
