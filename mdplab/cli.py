@@ -37,14 +37,16 @@ def _split_overrides(tokens: list[str]) -> dict[str, str]:
 def _grid_and_seeds(exp, overrides: dict[str, str], quick: bool):
     from mdplab.lab.params import parse_seeds
 
-    grid, n_seeds = exp.preset(quick)
+    grids, n_seeds = exp.preset(quick)
     seeds = list(range(n_seeds))
     for key, text in overrides.items():
         if key == "seeds":
             seeds = parse_seeds(text)
         else:
-            grid[key] = exp.param(key).parse_values(text)
-    return exp.cells(grid), seeds
+            values = exp.param(key).parse_values(text)
+            for grid in grids:  # an override applies to every sub-grid
+                grid[key] = values
+    return exp.cells(grids), seeds
 
 
 def _store(args):

@@ -37,8 +37,9 @@ class Experiment:
     run : callable ``(params: dict, seed: int) -> rows``
         Returns tidy rows (a list of dicts or a DataFrame), e.g. one per checkpoint.
         ``seed`` is derived per (cell, seed index) with ``numpy.random.SeedSequence``.
-    grid : dict
-        Default sweep: parameter name -> list of values (others take their default).
+    grid : dict or list of dicts
+        Default sweep: parameter name -> list of values (others take their
+        default); a list of such dicts sweeps the union of their products.
     seeds : int
         Default number of seeds (``0 .. seeds-1``).
     quick : dict
@@ -68,7 +69,8 @@ class Experiment:
             raise ValueError(f"experiment {self.name}: parameter names {sorted(reserved)} "
                              "are reserved (the seed column and the CLI's seeds=)")
         for preset in (self.grid, self.quick.get("grid", {})):
-            self.check_grid(preset)
+            for sub in _subgrids(preset):
+                self.check_grid(sub)
 
     @property
     def param_map(self) -> dict[str, Param]:
@@ -90,23 +92,34 @@ class Experiment:
         """Validate every value of a grid; returns it with coerced values."""
         return {k: [self.param(k).validate(v) for v in vs] for k, vs in grid.items()}
 
-    def preset(self, quick: bool = False) -> tuple[dict[str, list], int]:
-        """``(grid, n_seeds)`` of the default or quick preset."""
+    def preset(self, quick: bool = False) -> tuple[list[dict[str, list]], int]:
+        """``(grids, n_seeds)`` of the default or quick preset (a list of sub-grids)."""
         if quick:
-            return dict(self.quick.get("grid", self.grid)), int(self.quick.get("seeds", 2))
-        return dict(self.grid), int(self.seeds)
+            grid, seeds = self.quick.get("grid", self.grid), self.quick.get("seeds", 2)
+        else:
+            grid, seeds = self.grid, self.seeds
+        return [dict(g) for g in _subgrids(grid)], int(seeds)
 
-    def cells(self, grid: Mapping[str, Sequence]) -> list[dict]:
-        """Cartesian product of ``grid`` over the defaults, in a stable order."""
-        grid = self.check_grid(grid)
-        keys = [p.name for p in self.params if p.name in grid]
+    def cells(self, grid) -> list[dict]:
+        """Cells of a grid (or the union of a list of grids) over the defaults,
+        in a stable order and without repeats."""
         base = self.defaults()
-        out = []
-        for combo in itertools.product(*(grid[k] for k in keys)):
-            cell = dict(base)
-            cell.update(zip(keys, combo, strict=True))
-            out.append(cell)
+        out, seen = [], set()
+        for sub in _subgrids(grid):
+            sub = self.check_grid(sub)
+            keys = [p.name for p in self.params if p.name in sub]
+            for combo in itertools.product(*(sub[k] for k in keys)):
+                cell = dict(base)
+                cell.update(zip(keys, combo, strict=True))
+                key = tuple(sorted(cell.items()))
+                if key not in seen:
+                    seen.add(key)
+                    out.append(cell)
         return out
+
+
+def _subgrids(grid) -> list:
+    return [grid] if isinstance(grid, Mapping) else list(grid)
 
 
 def experiment_dirs() -> list[Path]:
