@@ -23,5 +23,5 @@ ALGORITHMS = {
     "greedy": lambda **kw: Greedy(**kw),
 }
 
-__all__ = ["ALGORITHMS", "MVP", "PSRL", "Algorithm", "Greedy", "LearningCurve", "QLearningUCB", "UCBVI",
-           "check_algorithm", "tiny_mdp"]
+__all__ = ["ALGORITHMS", "MVP", "PSRL", "Algorithm", "Greedy", "LearningCurve", "QLearningUCB",
+           "UCBVI", "check_algorithm", "tiny_mdp"]
