@@ -254,11 +254,19 @@ def test_figures_writes_readme_and_images(tmp_path):
                 "--jobs", "2", "--no-progress")
     assert r.returncode == 0, r.stderr
     readme = (out / "README.md").read_text()
-    for stem in ("garnet-vi-iterations-vs-horizon", "fixture-line"):
+    for stem in ("garnet-vi-iterations-vs-horizon", "fixture-line", "regret-vs-episodes-riverswim",
+                 "regret-lower-bound-vs-K", "regret-vs-horizon", "regret-vs-states"):
         assert (out / f"{stem}.png").exists() and (out / f"{stem}.pdf").exists()
         assert f"## {stem}" in readme
     assert "mdplab sweep garnet-vi --quick && mdplab plot garnet-vi --quick" in readme
     assert "fitted log-log slope" in readme
+    # The tabular experiments' quick presets ran: rows carry episode and cumulative regret.
+    for name in ("regret-vs-episodes", "regret-vs-horizon", "regret-vs-states"):
+        exp = get_experiment(name)
+        df = ResultStore(tmp_path / "res").load(name, exp.version)
+        assert {"episode", "regret", "algorithm", "env", "episodes", "horizon"} <= set(df.columns)
+        for _, g in df.groupby(["algorithm", "env", "episodes", "horizon", "n_states", "seed"]):
+            assert (np.diff(g.sort_values("episode")["regret"]) >= -1e-9).all()
 
 
 @pytest.mark.parametrize("backend", ["local", "dask"])

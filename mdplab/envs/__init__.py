@@ -10,6 +10,7 @@
 ``combination_lock``     HOMER's diabolical combination lock (latent / block MDP);
                          ``combination_lock_actions`` gives its secret actions
 ``random_mdp``           dense Dirichlet random MDPs, optionally stage-dependent
+``lower_bound``          the sqrt(K) minimax lower-bound instance (bandit, then locked)
 =======================  ==========================================================
 
 Every function takes ``gamma=`` / ``horizon=`` (with a documented default when both
@@ -22,6 +23,7 @@ from mdplab.envs.deepsea import deepsea
 from mdplab.envs.garnet import garnet
 from mdplab.envs.gridworld import ACTIONS as GRIDWORLD_ACTIONS
 from mdplab.envs.gridworld import GridLayout, gridworld, gridworld_layout
+from mdplab.envs.lower_bound import lower_bound
 from mdplab.envs.random_mdp import random_mdp
 from mdplab.envs.riverswim import riverswim
 
@@ -35,6 +37,7 @@ __all__ = [
     "garnet",
     "gridworld",
     "gridworld_layout",
+    "lower_bound",
     "random_mdp",
     "riverswim",
 ]

@@ -27,6 +27,8 @@ class PlotSpec:
     fit_slope : bool
         Fit ``log y ~ log x`` per curve; the slope and its CI go in the legend
         and in the data returned by :func:`render`.
+    fit_decades : float, optional
+        Fit only on ``x >= max(x) / 10**fit_decades`` (excludes burn-in).
     theory : callable ``(x, group_rows) -> f(x)``, optional
         The theorem's rate; drawn as ``c f(x)`` with ``c`` fitted per curve.
     theory_label : str
@@ -42,6 +44,7 @@ class PlotSpec:
     logx: bool = False
     logy: bool = False
     fit_slope: bool = False
+    fit_decades: float | None = None
     theory: Callable | None = None
     theory_label: str = "theory"
     title: str = ""
@@ -87,7 +90,10 @@ def render(spec: PlotSpec, df, out_stem: str | Path) -> dict:
         entry = {}
         if spec.fit_slope and summary[spec.x].nunique() >= 2:
             try:
-                fit = loglog_slope(g[spec.x], g[spec.y])
+                fitted = g
+                if spec.fit_decades is not None:
+                    fitted = g[g[spec.x] >= g[spec.x].max() / 10**spec.fit_decades]
+                fit = loglog_slope(fitted[spec.x], fitted[spec.y])
                 label += f" ({fit.label()})"
                 entry.update(slope=fit.slope, slope_ci=(fit.ci_low, fit.ci_high), r2=fit.r2)
             except ValueError:
@@ -134,4 +140,4 @@ def render(spec: PlotSpec, df, out_stem: str | Path) -> dict:
 
 def _few_decades(axis) -> bool:
     lo, hi = axis.get_view_interval()
-    return lo > 0 and hi / lo < 100
+    return lo > 0 and hi / lo < 10

@@ -1,0 +1,162 @@
+"""Regret of the tabular learners: against episodes, horizon and number of states.
+
+Every run learns one model for ``episodes`` episodes with one seed and stores
+the cumulative *exact* regret ``sum_k V*_0 - V^{pi_k}_0`` at checkpoints
+(column ``regret``; ``realized_regret`` uses sampled returns instead), plus a
+``final`` flag on the last checkpoint for the sweeps that plot final regret.
+
+Theory (worst case over instances; see mdplab.algorithms' module docstrings):
+regret grows like ``sqrt(K)`` for UCBVI, MVP, Q-learning-UCB and PSRL; on a
+fixed instance with gaps it turns logarithmic, which is why
+``regret-vs-episodes`` also sweeps the lower-bound family, whose gap is set to
+``sqrt(S A / K)`` for the K being run. With rewards normalised to total at most
+1, MVP's regret is nearly flat in H while UCBVI-CH's grows (``regret-vs-horizon``).
+
+``bonus_scale`` multiplies every optimistic bonus (Q-learning's ``c``): the
+papers' constants (scale 1) keep the learners in their exploration phase far
+beyond 10^5 episodes on these instances, so the sweeps default to 0.1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mdplab import envs
+from mdplab.algorithms import ALGORITHMS
+from mdplab.lab import Experiment, Param, PlotSpec
+
+ENVS = ("riverswim", "chain", "gridworld", "garnet", "lower-bound")
+ALGOS = tuple(ALGORITHMS)
+BONUSED = {"ucbvi-ch", "ucbvi-bf", "mvp"}
+
+
+def make_env(params: dict):
+    """The model a run learns (finite horizon ``params["horizon"]``)."""
+    name, H, S = params["env"], params["horizon"], params["n_states"]
+    norm = params["normalize"]
+    if name == "riverswim":
+        return envs.riverswim(n_states=S, variant="osband", horizon=H, normalize=norm)
+    if name == "chain":
+        return envs.chain(length=S, horizon=H, normalize=norm)
+    if name == "gridworld":
+        return envs.gridworld(slip_prob=0.1, horizon=H, normalize=norm)
+    if name == "garnet":
+        mdp = envs.garnet(S, 2, min(3, S), seed=params["env_seed"], horizon=H)
+        return mdp.replace(R=mdp.R / H) if norm else mdp
+    return envs.lower_bound(4, H, episodes=params["episodes"], normalize=norm)
+
+
+def make_algorithm(params: dict):
+    name, scale = params["algorithm"], params["bonus_scale"]
+    if name in BONUSED:
+        return ALGORITHMS[name](bonus_scale=scale)
+    if name.startswith("qlearning"):
+        return ALGORITHMS[name](c=scale)
+    return ALGORITHMS[name]()
+
+
+def run(params: dict, seed: int) -> list[dict]:
+    mdp = make_env(params)
+    curve = make_algorithm(params).run(mdp, params["episodes"], seed=seed,
+                                       checkpoint_every=max(1, params["episodes"] // 50))
+    rows = curve.rows(0)
+    for r in rows:
+        r["final"] = r["episode"] == params["episodes"]
+        r["optimal_value"] = curve.optimal_value
+    return rows
+
+
+PARAMS = (
+    Param("algorithm", "str", "ucbvi-bf", "learner", choices=ALGOS),
+    Param("env", "str", "riverswim", "environment", choices=ENVS),
+    Param("episodes", "int", 10_000, "episodes K", low=1, high=10_000_000),
+    Param("horizon", "int", 10, "horizon H", low=2, high=1000),
+    Param("n_states", "int", 6, "states (riverswim, chain, garnet)", low=2, high=500),
+    Param("bonus_scale", "float", 0.1, "multiplies the optimistic bonuses", low=0.0),
+    Param("normalize", "bool", False, "divide rewards by H (episode total <= 1)"),
+    Param("env_seed", "int", 0, "seed of the random (garnet) instance", low=0),
+)
+
+
+def _sqrt(x, rows):
+    return np.sqrt(np.asarray(x, dtype=float))
+
+
+def _curve_plot(env: str) -> PlotSpec:
+    return PlotSpec(
+        name=f"regret-vs-episodes-{env}", x="episode", y="regret", hue="algorithm",
+        where={"env": env}, logx=True, logy=True, fit_slope=True, fit_decades=1.0,
+        title=f"Cumulative exact regret on {env} (slope fitted on the last decade)",
+        xlabel="episode k", ylabel="cumulative regret (mean, 95% bootstrap CI)",
+    )
+
+
+EXPERIMENTS = [
+    Experiment(
+        name="regret-vs-episodes",
+        description="Cumulative exact regret vs episodes for every learner on RiverSwim, "
+                    "Chain, GridWorld and Garnet, and final regret vs K on the lower-bound "
+                    "family (theory: sqrt(K))",
+        params=PARAMS,
+        run=run,
+        grid=[
+            {"algorithm": list(ALGOS), "env": ["riverswim", "chain", "gridworld", "garnet"],
+             "episodes": [100_000], "horizon": [20]},
+            {"algorithm": ["ucbvi-bf", "mvp", "psrl"], "env": ["lower-bound"],
+             "episodes": [1000, 3000, 10_000, 30_000, 100_000], "horizon": [10]},
+        ],
+        seeds=5,
+        quick={"grid": [
+            {"algorithm": ["ucbvi-bf", "psrl", "greedy"], "env": ["riverswim", "chain"],
+             "episodes": [1000]},
+            {"algorithm": ["psrl"], "env": ["lower-bound"], "episodes": [300, 1000, 3000]},
+        ], "seeds": 2},
+        plots=tuple(_curve_plot(e) for e in ("riverswim", "chain", "gridworld", "garnet")) + (
+            PlotSpec(
+                name="regret-lower-bound-vs-K", x="episodes", y="regret", hue="algorithm",
+                where={"env": "lower-bound", "final": True}, logx=True, logy=True,
+                fit_slope=True, theory=_sqrt, theory_label="sqrt(K)",
+                title="Final regret on the lower-bound family (gap sqrt(SA/K))",
+                xlabel="episodes K", ylabel="regret after K episodes (mean, 95% CI)",
+            ),
+        ),
+    ),
+    Experiment(
+        name="regret-vs-horizon",
+        description="Final regret vs H with rewards normalised to total <= 1 (theory: MVP "
+                    "nearly flat, UCBVI-CH growing)",
+        params=PARAMS,
+        run=run,
+        grid={"algorithm": ["mvp", "ucbvi-ch", "ucbvi-bf"], "env": ["riverswim"],
+              "normalize": [True], "episodes": [20_000],
+              "horizon": [5, 10, 20, 40, 80, 160]},
+        seeds=5,
+        quick={"grid": {"algorithm": ["mvp", "ucbvi-ch"], "env": ["riverswim"],
+                        "normalize": [True], "episodes": [300], "horizon": [5, 10, 20]},
+               "seeds": 2},
+        plots=(PlotSpec(
+            name="regret-vs-horizon", x="horizon", y="regret", hue="algorithm",
+            where={"final": True}, logx=True, logy=True, fit_slope=True,
+            title="Regret after K episodes vs H, episode reward <= 1 (RiverSwim)",
+            xlabel="horizon H", ylabel="final regret (mean, 95% bootstrap CI)",
+        ),),
+    ),
+    Experiment(
+        name="regret-vs-states",
+        description="Final regret vs S on Garnet MDPs (theory: sqrt(S) for the minimax "
+                    "algorithms)",
+        params=PARAMS,
+        run=run,
+        grid={"algorithm": ["ucbvi-bf", "mvp", "psrl"], "env": ["garnet"],
+              "episodes": [20_000], "n_states": [5, 10, 20, 40, 80]},
+        seeds=5,
+        quick={"grid": {"algorithm": ["ucbvi-bf", "psrl"], "env": ["garnet"],
+                        "episodes": [300], "n_states": [5, 10, 20]}, "seeds": 2},
+        plots=(PlotSpec(
+            name="regret-vs-states", x="n_states", y="regret", hue="algorithm",
+            where={"final": True}, logx=True, logy=True, fit_slope=True, theory=_sqrt,
+            theory_label="sqrt(S)", title="Regret after K episodes vs S (Garnet, A=2)",
+            xlabel="states S", ylabel="final regret (mean, 95% bootstrap CI)",
+        ),),
+    ),
+]
