@@ -88,3 +88,12 @@ def test_learning_curve_rows():
     rows = curve.rows(0)
     assert [r["episode"] for r in rows] == [100, 200, 250]
     assert rows[-1]["regret"] == curve.regret[0, -1]
+
+
+def test_psrl_with_beta_reward_posteriors_conforms_and_learns():
+    from mdplab.algorithms import PSRL
+
+    check_algorithm(PSRL, kwargs={"rewards": "beta"})
+    bad = tiny_mdp().replace(R=np.full((2, 2), 2.0))
+    with pytest.raises(ValueError, match=r"rewards='beta' needs mean rewards in \[0, 1\]"):
+        PSRL(rewards="beta").run(bad, 10)

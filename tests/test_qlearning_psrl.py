@@ -29,7 +29,7 @@ def test_names_and_params():
     assert QLearningUCB().name == "qlearning-ucb-h"
     assert QLearningUCB("bernstein").name == "qlearning-ucb-b"
     assert "bonus='bernstein'" in repr(QLearningUCB("bernstein", c=0.1, c2=0.5))
-    assert PSRL(0.5).params() == {"prior_alpha": 0.5}
+    assert PSRL(0.5).params() == {"prior_alpha": 0.5, "rewards": "known"}
 
 
 @pytest.mark.parametrize("make", LEARNERS)

@@ -22,9 +22,13 @@ Implementation choices:
   ``(h, s, a)``) when the model's ``P`` is stage-dependent
   (``P.shape[0] > 1``) and pooled over stages otherwise -- i.e. the learner
   knows whether the model is stationary.
-* **Rewards are known.** The learner uses the model's mean rewards ``R``
-  directly (rewards are deterministic means in this workbench), so only the
-  transitions are learned. This is the usual "known rewards" simplification.
+* **Rewards**, ``rewards="known"`` (default): the learner uses the model's
+  mean rewards ``R`` and learns only the transitions. ``rewards="beta"``:
+  rewards are Bernoulli with the unknown means ``R`` (which must lie in
+  [0, 1]); the learner observes one Bernoulli draw per step (from the seed's
+  stream) and keeps a ``Beta(1 + successes, 1 + failures)`` posterior per
+  (stage,) state-action, sampled each episode alongside the transitions.
+  Regret is always measured against the true means.
 * **Sampling.** Dirichlet rows are normalised Gamma draws. Gamma(a), ``a >= 1``:
   Marsaglia & Tsang (ACM TOMS 26(3), 2000) with Box-Muller normals;
   ``a < 1``: the boost ``Gamma(a) = Gamma(a + 1) U^{1/a}``. Draws are
@@ -151,8 +155,21 @@ def greedy_backward_induction(Pt, R, H, pi, V, nxt):
 
 
 @njit(cache=True)
-def _run_seed(P, R, init, H, K, every, seed, v_star, prior_alpha, out_regret, out_return, i):
+def beta_variate(a, b, state):
+    """``X ~ Beta(a, b)`` as ``Ga / (Ga + Gb)``, combined in log space."""
+    la = log_gamma_variate(a, state)
+    lb = log_gamma_variate(b, state)
+    return 1.0 / (1.0 + math.exp(lb - la))
+
+
+@njit(cache=True)
+def _run_seed(P, R, init, H, K, every, seed, v_star, prior_alpha, beta_rewards,
+              out_regret, out_return, i):
     nP, S, A = P.shape[0], P.shape[1], P.shape[2]
+    nR = R.shape[0]
+    successes = np.zeros((nR, S, A))
+    failures = np.zeros((nR, S, A))
+    Rt = R.copy()
     rng = new_state(seed)
     counts = np.zeros((nP, S, A, S))
     Pt = np.empty((nP, S, A, S))
@@ -172,35 +189,49 @@ def _run_seed(P, R, init, H, K, every, seed, v_star, prior_alpha, out_regret, ou
                     for t in range(S):
                         alpha[t] = prior_alpha + counts[g, s, a, t]
                     dirichlet_row(alpha, rng, Pt[g, s, a])
-        greedy_backward_induction(Pt, R, H, pi, V, nxt)
+        if beta_rewards:
+            for g in range(nR):
+                for s in range(S):
+                    for a in range(A):
+                        Rt[g, s, a] = beta_variate(1.0 + successes[g, s, a],
+                                                   1.0 + failures[g, s, a], rng)
+        greedy_backward_induction(Pt, Rt, H, pi, V, nxt)
         regret_sum += v_star - policy_value(P, R, init, H, pi, V)
         ret = play_episode(P, R, init, H, pi, rng, states, actions, rewards)
         return_sum += v_star - ret
         for h in range(H):
             counts[stage(nP, h), states[h], actions[h], states[h + 1]] += 1.0
+            if beta_rewards:  # the observed reward: Bernoulli(mean) from the stream
+                g = stage(nR, h)
+                if next_double(rng) < rewards[h]:
+                    successes[g, states[h], actions[h]] += 1.0
+                else:
+                    failures[g, states[h], actions[h]] += 1.0
         record(k, K, every, regret_sum, return_sum, out_regret, out_return, i)
 
 
 @njit(parallel=True, cache=True)
-def _psrl_kernel(P, R, init, H, K, every, seeds, v_star, prior_alpha):
+def _psrl_kernel(P, R, init, H, K, every, seeds, v_star, prior_alpha, beta_rewards):
     n = seeds.shape[0]
     n_ck = (K + every - 1) // every
     out_regret = np.zeros((n, n_ck))
     out_return = np.zeros((n, n_ck))
     for i in prange(n):
-        _run_seed(P, R, init, H, K, every, seeds[i], v_star, prior_alpha,
+        _run_seed(P, R, init, H, K, every, seeds[i], v_star, prior_alpha, beta_rewards,
                   out_regret, out_return, i)
     return out_regret, out_return
 
 
 class PSRL(Algorithm):
-    """Posterior sampling RL with Dirichlet transition posteriors and known rewards.
+    """Posterior sampling RL with Dirichlet transition posteriors.
 
     Parameters
     ----------
     prior_alpha : float > 0
         Dirichlet prior concentration of every transition row
         (``1``: uniform on the simplex; ``1/S``: sparse-MDP prior).
+    rewards : {"known", "beta"}
+        Known mean rewards, or Bernoulli rewards learned with Beta(1, 1) priors.
     """
 
     name = "psrl"
@@ -210,16 +241,24 @@ class PSRL(Algorithm):
         ({"prior_alpha": -1.0}, "prior_alpha must be > 0"),
         ({"prior_alpha": float("nan")}, "prior_alpha must be finite"),
         ({"prior_alpha": "1"}, "prior_alpha must be a number"),
+        ({"rewards": "gaussian"}, "rewards must be"),
     )
 
-    def __init__(self, prior_alpha: float = 1.0):
+    def __init__(self, prior_alpha: float = 1.0, rewards: str = "known"):
         self.prior_alpha = _check_number("prior_alpha", prior_alpha, low=0.0, low_open=True)
+        if rewards not in ("known", "beta"):
+            raise ValueError(f"rewards must be 'known' or 'beta'; got {rewards!r}")
+        self.rewards = rewards
 
     def params(self) -> dict:
-        return {"prior_alpha": self.prior_alpha}
+        return {"prior_alpha": self.prior_alpha, "rewards": self.rewards}
 
     def _run_kernel(self, P, R, init, H, K, every, seeds, v_star):
+        beta = self.rewards == "beta"
+        if beta and (R.min() < 0.0 or R.max() > 1.0):
+            raise ValueError("rewards='beta' needs mean rewards in [0, 1] (Bernoulli means); "
+                             f"this model's lie in [{R.min():.3g}, {R.max():.3g}]")
         regret, realized = _psrl_kernel(P, R, init, int(H), int(K), int(every), seeds,
-                                        float(v_star), self.prior_alpha)
+                                        float(v_star), self.prior_alpha, beta)
         assert regret.shape[1] == n_checkpoints(K, every)
         return regret, realized
