@@ -27,32 +27,46 @@ and samples by inverse CDF on precomputed cumulative sums.
 
 Checks, before any timing (the script stops on a failure):
 
-* planning: on random count tables (with unvisited pairs, several bonus scales
-  so that the clipping is not always active) the numpy UCBVI planner gives the
-  same ``Q`` and policy as ``mdplab.algorithms.ucbvi.plan_ucbvi`` and the numpy
-  MVP planner the same policy and values as ``mdplab.algorithms.mvp._plan``;
+* planning: on random count tables (with unvisited pairs; bonus scales 1, 0.01
+  and 1e-4 so that the clipping is not always active; successive tables so that
+  UCBVI's ``min`` with the previous Q is exercised) the numpy UCBVI planner gives
+  the same ``Q`` (``allclose``, 1e-12) and policy as
+  ``mdplab.algorithms.ucbvi.plan_ucbvi``, and the numpy MVP planner the same
+  policy and values (1e-9: ``p.V^2 - (p.V)^2`` cancels) as
+  ``mdplab.algorithms.mvp._plan``;
 * end to end: fed mdplab's own uniform stream (``kernels.rng.next_double`` of
   the seed ``run`` used), every baseline reproduces mdplab's per-episode exact
-  and realized regret curves (``checkpoint_every=1``) on both models, with the
-  default constants and with a small bonus scale where the policy changes.
+  and realized regret curves (``checkpoint_every=1``, 300 episodes) on both
+  models, with the default constants and with a small bonus (UCBVI/MVP
+  ``bonus_scale=1e-3``, Q-learning ``c=5e-3``) under which the policy changes.
+  The timed baselines draw from a numpy ``Generator`` instead.
 
-Timing. Ratios compare the two sides in the same process, in alternating
-blocks separated by a settle pause (as in ``benchmarks/planning.py``); the
-ratio is the median over blocks, the rates the best block. Both sides of a
-ratio learn for the *same* number of episodes ``K`` (the learners' log terms
-depend on ``K``, and MVP's cost depends on how far it has learned: it plans
-only when a count doubles, often early and rarely later), chosen so the numpy
-side takes a few tenths of a second; mdplab's side repeats ``run`` to fill the
-block (its per-call overhead -- validation, ``V*``, seeding -- is included).
-For context, ``*_mdplab_eps_per_s_long`` is mdplab's rate on a long run
-(``*_long_episodes``) -- for MVP it is higher than on the short run, the
-numpy baseline would speed up too.
+Timing. Each ratio compares the two sides in the same process, in alternating
+blocks separated by a settle pause (as in ``benchmarks/planning.py``): mdplab
+learns one seed for ``*_mdplab_episodes`` (20k-500k, one ``run`` of ~1 s, so
+its fixed cost -- validation, ``V*``, seeding, thread launch; see
+``mdplab_run_overhead_s_*`` -- is amortised), the numpy baseline for
+``*_python_episodes`` (300-1000, repeated to fill ~0.2 s). The ratio of the
+per-episode times is the median over blocks; ``*_eps_per_s`` come from the
+best block. UCBVI's and Q-learning's work per episode does not depend on the
+episode count; MVP plans only in episodes where a count doubles (often early,
+rarely later), so the short numpy run plans relatively more often:
+``mvp_*_python_planning_share`` is the share of its time spent planning and
+``mvp_*_ratio_vs_python_if_no_planning`` the ratio against a numpy run that
+never plans (a lower bound).
+
+With the default constants the bonuses exceed the value caps for all these
+runs: every learner keeps playing action 0 (the regret per episode is
+constant), and mdplab's UCBVI planner then skips the unvisited pairs. For
+context, ``ucbvi_{chain,grid}_learning_*`` repeat the UCBVI ratio with
+``bonus_scale=1e-3`` (both sides), where it explores and learns.
 
 ``*seeds_parallel_speedup``: gridworld, ``run(..., n_seeds=2)`` against
 ``n_seeds=1`` with the same episodes per seed: ``(2 K / t_2) / (K / t_1)``
-(total throughput ratio; 2 = perfect on 2 idle cores). Seeds run in numba
-``prange``; ``threads`` is numba's thread count. Outside load on the cores
-lowers it: ``loadavg_*`` give the 1-minute load average before and after.
+(total throughput ratio; 2 = perfect), median over blocks (``*_blocks``: each
+block's). Seeds run in numba ``prange`` on ``threads`` numba threads. Outside
+load on the cores lowers it: ``loadavg_*`` is the 1-minute load average before
+and after the run.
 
 Keys: ``{ucbvi,mvp,qlearning}_{chain,grid}_ratio_vs_python`` (mdplab eps/s
 divided by numpy eps/s; goal >= 500), ``seeds_parallel_speedup`` (UCBVI-CH),
@@ -68,6 +82,7 @@ import math
 import os
 import platform
 import time
+from functools import partial
 
 import numba
 import numpy as np
@@ -205,8 +220,11 @@ def numpy_plan_mvp(P_hat, n_hat, r_hat, H, c1, c2, c3, iota, r_max, caps, pi):
     return V
 
 
-def numpy_mvp(model, K, uniforms, *, alg=None):
-    """MVP (original variant), one seed; returns cumulative (regret, realized regret)."""
+def numpy_mvp(model, K, uniforms, *, alg=None, stats=None):
+    """MVP (original variant), one seed; returns cumulative (regret, realized regret).
+
+    ``stats`` (a dict), if given, receives the number of planning episodes and the
+    final estimates (to time one planning call)."""
     alg = alg or MVP()
     if alg.variant != "original" or alg.value_bound is not None:
         raise ValueError("the numpy MVP baseline is the original variant without value_bound")
@@ -225,6 +243,7 @@ def numpy_mvp(model, K, uniforms, *, alg=None):
     pi = np.zeros((H, S), dtype=np.int64)
     regret, realized = np.empty(K), np.empty(K)
     reg = real = 0.0
+    n_plans = 0
     for k in range(K):
         reg += m.v_star - m.policy_value(pi)
         u = uniforms(H + 1)
@@ -251,6 +270,11 @@ def numpy_mvp(model, K, uniforms, *, alg=None):
         regret[k], realized[k] = reg, real
         if triggered:  # the policy of the next episode
             numpy_plan_mvp(P_hat, n_hat, r_hat, H, c1, c2, c3, iota, r_max, caps, pi)
+            n_plans += 1
+    if stats is not None:
+        stats["plans"] = n_plans
+        stats["plan"] = lambda: numpy_plan_mvp(P_hat, n_hat, r_hat, H, c1, c2, c3, iota, r_max,
+                                               caps, pi.copy())
     return regret, realized
 
 
@@ -352,13 +376,15 @@ def check_planners(models, n_tables=4):
 
 def check_end_to_end(mdps, K=300):
     """Baselines fed mdplab's uniform stream reproduce mdplab's regret curves."""
+    # default constants (the executed policy never changes within K episodes on these
+    # models) and small bonuses (it does: the learners explore and learn)
     cases = [
         (UCBVI("ch"), lambda m, k, u: numpy_ucbvi(m, k, u)),
-        (UCBVI("ch", bonus_scale=0.01), lambda m, k, u: numpy_ucbvi(m, k, u, scale=0.01)),
+        (UCBVI("ch", bonus_scale=1e-3), lambda m, k, u: numpy_ucbvi(m, k, u, scale=1e-3)),
         (MVP(), lambda m, k, u: numpy_mvp(m, k, u)),
-        (MVP(bonus_scale=0.01), lambda m, k, u: numpy_mvp(m, k, u, alg=MVP(bonus_scale=0.01))),
+        (MVP(bonus_scale=1e-3), lambda m, k, u: numpy_mvp(m, k, u, alg=MVP(bonus_scale=1e-3))),
         (QLearningUCB("hoeffding"), lambda m, k, u: numpy_qlearning(m, k, u)),
-        (QLearningUCB("hoeffding", c=0.05), lambda m, k, u: numpy_qlearning(m, k, u, c=0.05)),
+        (QLearningUCB("hoeffding", c=5e-3), lambda m, k, u: numpy_qlearning(m, k, u, c=5e-3)),
     ]
     worst = 0.0
     changed = 0
@@ -383,20 +409,22 @@ def check_end_to_end(mdps, K=300):
 # ----------------------------------------------------------------- timing
 
 
-def paired(fa, fb, blocks: int, min_time: float = 0.2,
-           settle: float = 0.3) -> tuple[float, float, float]:
+def paired(fa, fb, blocks: int, min_time: float = 0.2, settle: float = 0.3,
+           ratios: list | None = None) -> tuple[float, float, float]:
     """Interleaved timing of two functions: ``(median ratio ta/tb, min ta, min tb)``.
 
     Each side repeats its call to fill ``min_time`` per block (calibrated on a
     first call of each); blocks alternate which side runs first and start after
     a pause of ``settle`` seconds (idle numba/OpenMP workers spin briefly).
+    ``ratios``, if given, receives the per-block ratios.
     """
     reps = []
     for fn in (fa, fb):
         t = time.perf_counter()
         fn()
         reps.append(max(1, math.ceil(min_time / max(time.perf_counter() - t, 1e-7))))
-    ratios, ta, tb = [], [], []
+    ratios = [] if ratios is None else ratios
+    ta, tb = [], []
     for i in range(blocks):
         pair = {}
         order = ((0, fa), (1, fb)) if i % 2 == 0 else ((1, fb), (0, fa))
@@ -412,40 +440,61 @@ def paired(fa, fb, blocks: int, min_time: float = 0.2,
     return float(np.median(ratios)), min(ta), min(tb)
 
 
-def ratio_case(prefix, alg, baseline, mdp, K, blocks):
-    """mdplab vs the numpy baseline, both learning ``K`` episodes of one seed."""
+def ratio_case(prefix, alg, baseline, mdp, K_ml, K_py, blocks):
+    """mdplab (one seed, ``K_ml`` episodes) vs the numpy baseline (``K_py`` episodes)."""
     m = Model(mdp)
-    alg.run(mdp, K, seed=0)  # JIT warm-up (cached compilation is loaded here)
-    ratio_t, t_np, t_ml = paired(lambda: baseline(m, K, numpy_uniforms(1)),
-                                 lambda: alg.run(mdp, K, seed=1), blocks)
+    alg.run(mdp, 10, seed=0)  # JIT warm-up (loads the cached compilation)
+    ratio_t, t_np, t_ml = paired(lambda: baseline(m, K_py, numpy_uniforms(1)),
+                                 lambda: alg.run(mdp, K_ml, seed=1), blocks)
+    t_np /= K_py
+    t_ml /= K_ml
     return {
-        f"{prefix}_ratio_vs_python": ratio_t,
-        f"{prefix}_mdplab_eps_per_s": K / t_ml,
-        f"{prefix}_python_eps_per_s": K / t_np,
-        f"{prefix}_episodes": K,
-        f"{prefix}_mdplab_run_s": t_ml,
-        f"{prefix}_python_run_s": t_np,
+        f"{prefix}_ratio_vs_python": ratio_t * K_ml / K_py,
+        f"{prefix}_mdplab_eps_per_s": 1.0 / t_ml,
+        f"{prefix}_python_eps_per_s": 1.0 / t_np,
+        f"{prefix}_mdplab_episodes": K_ml,
+        f"{prefix}_python_episodes": K_py,
     }
 
 
-def long_rate(prefix, alg, mdp, K, repeats=3):
-    """mdplab's rate on a long single-seed run (context): best of ``repeats``."""
+def mvp_planning_share(mdp, K_py, repeats=20):
+    """Share of the numpy MVP's time spent planning over ``K_py`` episodes.
+
+    MVP plans only in episodes where a count doubles: often early, rarely later,
+    so a short numpy run plans relatively more than mdplab's long one. ``1 - share``
+    bounds the resulting bias of the ratio (a numpy run that never plans)."""
+    m = Model(mdp)
+    stats = {}
+    t = time.perf_counter()
+    numpy_mvp(m, K_py, numpy_uniforms(1), stats=stats)
+    t_run = time.perf_counter() - t
+    t = time.perf_counter()
+    for _ in range(repeats):
+        stats["plan"]()
+    t_plan = (time.perf_counter() - t) / repeats
+    return stats["plans"], min(1.0, stats["plans"] * t_plan / t_run)
+
+
+def run_overhead(alg, mdp, repeats=3):
+    """Seconds of one ``run`` of a single episode (validation, ``V*``, seeding, launch)."""
     best = math.inf
     for i in range(repeats):
         t = time.perf_counter()
-        alg.run(mdp, K, seed=i)
+        alg.run(mdp, 1, seed=i)
         best = min(best, time.perf_counter() - t)
-    return {f"{prefix}_mdplab_eps_per_s_long": K / best, f"{prefix}_long_episodes": K}
+    return best
 
 
 def seeds_case(key, alg, mdp, K, blocks):
     """Total throughput of ``n_seeds=2`` over ``n_seeds=1``, ``K`` episodes per seed."""
     alg.run(mdp, 10, seed=0, n_seeds=2)
+    ratios = []
     ratio_t, t2, t1 = paired(lambda: alg.run(mdp, K, seed=0, n_seeds=2),
                              lambda: alg.run(mdp, K, seed=0, n_seeds=1), blocks,
-                             min_time=0.0, settle=0.3)
+                             min_time=0.0, settle=0.3, ratios=ratios)
     return {
         key: 2.0 / ratio_t,
+        f"{key}_blocks": [2.0 / r for r in ratios],
         f"{key}_episodes_per_seed": K,
         f"{key}_one_seed_s": t1,
         f"{key}_two_seeds_s": t2,
@@ -486,24 +535,36 @@ def main(argv=None) -> dict:
 
     b = args.blocks
     ucbvi, mvp, ql = UCBVI("ch"), MVP(), QLearningUCB("hoeffding")
-    # episode counts: the numpy side takes ~0.2-0.5 s per run
-    out.update(ratio_case("ucbvi_chain", ucbvi, numpy_ucbvi, chain, k(1500), b))
-    out.update(ratio_case("ucbvi_grid", ucbvi, numpy_ucbvi, grid, k(400), b))
-    out.update(ratio_case("mvp_chain", mvp, numpy_mvp, chain, k(4000), b))
-    out.update(ratio_case("mvp_grid", mvp, numpy_mvp, grid, k(2000), b))
-    out.update(ratio_case("qlearning_chain", ql, numpy_qlearning, chain, k(3000), b))
-    out.update(ratio_case("qlearning_grid", ql, numpy_qlearning, grid, k(1500), b))
-
-    out.update(long_rate("ucbvi_chain", ucbvi, chain, k(100_000)))
-    out.update(long_rate("ucbvi_grid", ucbvi, grid, k(20_000)))
-    out.update(long_rate("mvp_chain", mvp, chain, k(1_000_000)))
-    out.update(long_rate("mvp_grid", mvp, grid, k(500_000)))
-    out.update(long_rate("qlearning_chain", ql, chain, k(1_000_000)))
-    out.update(long_rate("qlearning_grid", ql, grid, k(300_000)))
+    # (prefix, learner, baseline, model, mdplab episodes, numpy episodes): mdplab's
+    # runs take ~1-3 s, long enough to amortise run()'s fixed cost
+    cases = [
+        ("ucbvi_chain", ucbvi, numpy_ucbvi, chain, 100_000, 500),
+        ("ucbvi_grid", ucbvi, numpy_ucbvi, grid, 20_000, 300),
+        ("mvp_chain", mvp, numpy_mvp, chain, 500_000, 1000),
+        ("mvp_grid", mvp, numpy_mvp, grid, 200_000, 1000),
+        ("qlearning_chain", ql, numpy_qlearning, chain, 500_000, 500),
+        ("qlearning_grid", ql, numpy_qlearning, grid, 100_000, 500),
+        # context: with the default constants UCBVI-CH never leaves its first policy
+        # here, and mdplab's planner skips unvisited pairs; a small bonus learns
+        ("ucbvi_chain_learning", UCBVI("ch", bonus_scale=1e-3),
+         partial(numpy_ucbvi, scale=1e-3), chain, 50_000, 500),
+        ("ucbvi_grid_learning", UCBVI("ch", bonus_scale=1e-3),
+         partial(numpy_ucbvi, scale=1e-3), grid, 10_000, 300),
+    ]
+    for prefix, alg, baseline, mdp, K_ml, K_py in cases:
+        out.update(ratio_case(prefix, alg, baseline, mdp, k(K_ml), k(K_py), b))
+        if alg is mvp:
+            plans, share = mvp_planning_share(mdp, k(K_py))
+            out[f"{prefix}_python_planning_episodes"] = plans
+            out[f"{prefix}_python_planning_share"] = share
+            out[f"{prefix}_ratio_vs_python_if_no_planning"] = (
+                out[f"{prefix}_ratio_vs_python"] * (1.0 - share))
+    for name, mdp in (("chain", chain), ("grid", grid)):
+        out[f"mdplab_run_overhead_s_{name}"] = run_overhead(ucbvi, mdp)
 
     out.update(seeds_case("seeds_parallel_speedup", ucbvi, grid, k(20_000), b))
-    out.update(seeds_case("mvp_seeds_parallel_speedup", mvp, grid, k(500_000), b))
-    out.update(seeds_case("qlearning_seeds_parallel_speedup", ql, grid, k(300_000), b))
+    out.update(seeds_case("mvp_seeds_parallel_speedup", mvp, grid, k(200_000), b))
+    out.update(seeds_case("qlearning_seeds_parallel_speedup", ql, grid, k(100_000), b))
 
     out["loadavg_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     out["total_s"] = time.perf_counter() - t_start

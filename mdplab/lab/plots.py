@@ -111,15 +111,19 @@ def render(spec: PlotSpec, df, out_stem: str | Path) -> dict:
         fits["all" if key is None else str(key)] = entry
     if spec.theory is not None:
         ax.plot([], [], ls="--", color="gray", label=f"c * {spec.theory_label} (c fitted)")
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     for on, axis, scale in ((spec.logx, ax.xaxis, ax.set_xscale),
                             (spec.logy, ax.yaxis, ax.set_yscale)):
         if on:
             scale("log")
+            ax.autoscale_view()
+            lo, hi = axis.get_view_interval()
+            if lo > 0 and hi / lo < 100:  # under two decades: label 1-2-5 ticks too
+                axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             axis.set_major_formatter(plain)
-            axis.set_minor_formatter(plain if _few_decades(axis) else NullFormatter())
+            axis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(spec.xlabel or spec.x)
     ax.set_ylabel(spec.ylabel or f"{spec.y} (mean, 95% bootstrap CI)")
     if spec.title:
@@ -137,7 +141,3 @@ def render(spec: PlotSpec, df, out_stem: str | Path) -> dict:
     plt.close(fig)
     return {"files": files, "fits": fits}
 
-
-def _few_decades(axis) -> bool:
-    lo, hi = axis.get_view_interval()
-    return lo > 0 and hi / lo < 10
