@@ -89,7 +89,7 @@ def _curve_plot(env: str) -> PlotSpec:
     return PlotSpec(
         name=f"regret-vs-episodes-{env}", x="episode", y="regret", hue="algorithm",
         where={"env": env}, logx=True, logy=True, fit_slope=True, fit_decades=1.0,
-        title=f"Cumulative exact regret on {env} (slope fitted on the last decade)",
+        title=f"Cumulative exact regret, {env} (slopes: last decade)",
         xlabel="episode k", ylabel="cumulative regret (mean, 95% bootstrap CI)",
     )
 
