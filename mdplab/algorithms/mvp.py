@@ -101,7 +101,14 @@ import numpy as np
 from numba import njit, prange
 
 from mdplab.algorithms.base import Algorithm, _check_number, n_checkpoints
-from mdplab.algorithms.online import greedy_row, play_episode, policy_value, record, stage
+from mdplab.algorithms.online import (
+    greedy_row,
+    play_episode,
+    policy_value_lists,
+    record,
+    stage,
+    successor_lists,
+)
 from mdplab.kernels.rng import new_state
 
 __all__ = ["MVP", "VARIANTS"]
@@ -158,6 +165,7 @@ def _plan(P_hat, n_hat, r_hat, sig_hat, modified, H, coef1, coef2, coef3, iota, 
 @njit(cache=True)
 def _run_seed(P, R, init, H, K, every, seed, v_star, modified, coef1, coef2, coef3, iota,
               r_max, v_max, out_regret, out_return, i):
+    sidx, sprob, scount = successor_lists(P)
     S, A = R.shape[1], R.shape[2]
     nC = H if modified else 1
     rng = new_state(seed)
@@ -181,7 +189,7 @@ def _run_seed(P, R, init, H, K, every, seed, v_star, modified, coef1, coef2, coe
     regret_sum = 0.0
     return_sum = 0.0
     for k in range(K):
-        regret_sum += v_star - policy_value(P, R, init, H, pi, Vbuf)
+        regret_sum += v_star - policy_value_lists(sidx, sprob, scount, R, init, H, pi, Vbuf)
         ret = play_episode(P, R, init, H, pi, rng, states, actions, rewards)
         return_sum += v_star - ret
         triggered = False

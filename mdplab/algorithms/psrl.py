@@ -48,7 +48,13 @@ import numpy as np
 from numba import njit, prange
 
 from mdplab.algorithms.base import Algorithm, _check_number, n_checkpoints
-from mdplab.algorithms.online import play_episode, policy_value, record, stage
+from mdplab.algorithms.online import (
+    play_episode,
+    policy_value_lists,
+    record,
+    stage,
+    successor_lists,
+)
 from mdplab.kernels.rng import new_state, next_double
 
 _TWO_PI = 2.0 * math.pi
@@ -165,6 +171,7 @@ def beta_variate(a, b, state):
 @njit(cache=True)
 def _run_seed(P, R, init, H, K, every, seed, v_star, prior_alpha, beta_rewards,
               out_regret, out_return, i):
+    sidx, sprob, scount = successor_lists(P)
     nP, S, A = P.shape[0], P.shape[1], P.shape[2]
     nR = R.shape[0]
     successes = np.zeros((nR, S, A))
@@ -196,7 +203,7 @@ def _run_seed(P, R, init, H, K, every, seed, v_star, prior_alpha, beta_rewards,
                         Rt[g, s, a] = beta_variate(1.0 + successes[g, s, a],
                                                    1.0 + failures[g, s, a], rng)
         greedy_backward_induction(Pt, Rt, H, pi, V, nxt)
-        regret_sum += v_star - policy_value(P, R, init, H, pi, V)
+        regret_sum += v_star - policy_value_lists(sidx, sprob, scount, R, init, H, pi, V)
         ret = play_episode(P, R, init, H, pi, rng, states, actions, rewards)
         return_sum += v_star - ret
         for h in range(H):

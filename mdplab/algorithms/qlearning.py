@@ -62,7 +62,7 @@ import numpy as np
 from numba import njit, prange
 
 from mdplab.algorithms.base import Algorithm, _check_number, n_checkpoints
-from mdplab.algorithms.online import greedy_row, policy_value, record, stage
+from mdplab.algorithms.online import greedy_row, policy_value_lists, record, stage, successor_lists
 from mdplab.kernels.rng import new_state, next_double
 from mdplab.kernels.sampling import inverse_cdf_dense
 
@@ -81,6 +81,7 @@ def _capped_max(Q_row, cap):
 @njit(cache=True)
 def _run_seed(P, R, init, H, K, every, seed, v_star, bernstein, c, c2, iota,
               out_regret, out_return, i):
+    sidx, sprob, scount = successor_lists(P)
     S, A = P.shape[1], P.shape[2]
     nP, nR = P.shape[0], R.shape[0]
     r_max = R.max()
@@ -105,7 +106,7 @@ def _run_seed(P, R, init, H, K, every, seed, v_star, bernstein, c, c2, iota,
         for h in range(H):
             for s in range(S):
                 pi[h, s] = greedy_row(Q[h, s])
-        regret_sum += v_star - policy_value(P, R, init, H, pi, Vbuf)
+        regret_sum += v_star - policy_value_lists(sidx, sprob, scount, R, init, H, pi, Vbuf)
         s = inverse_cdf_dense(init, next_double(rng))
         ret = 0.0
         for h in range(H):

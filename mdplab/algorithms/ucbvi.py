@@ -37,22 +37,32 @@ import numpy as np
 from numba import njit, prange
 
 from mdplab.algorithms.base import Algorithm, _check_number, check_stage_dependent
-from mdplab.algorithms.online import play_episode, policy_value, record, stage
+from mdplab.algorithms.online import (
+    play_episode,
+    policy_value_lists,
+    record,
+    stage,
+    successor_lists,
+)
 from mdplab.kernels.rng import new_state
 
 _BONUSES = ("ch", "bf")
 
 
 @njit(cache=True)
-def plan_ucbvi(R, H, counts, trans, visits, Q, pi, bf, scale, L, v_range):
+def plan_ucbvi_lists(R, H, counts, trans, seen, n_seen, visits, Q, pi, bf, scale, L, v_range):
     """One optimistic backward induction (module docstring); updates ``Q`` and ``pi``.
 
-    ``counts (nst, S, A)``, ``trans (nst, S, A, S)`` transition counts,
+    ``counts (nst, S, A)``, ``trans (nst, S, A, S)`` transition counts, and the
+    observed successors of each row, ``seen[j, s, a, :n_seen[j, s, a]]``, so the
+    empirical expectations cost the number of observed successors rather than S;
     ``visits (H+1, S)`` state visits per step (used by BF only).
     """
     nst, S, A = counts.shape
     nR = R.shape[0]
     rmax = v_range / H
+    cap = v_range * v_range
+    corr_scale = 1e4 * v_range * v_range * H * S * S * A * L * L
     V = np.zeros(S)
     Vn = np.empty(S)
     for h in range(H - 1, -1, -1):
@@ -70,18 +80,14 @@ def plan_ucbvi(R, H, counts, trans, visits, Q, pi, bf, scale, L, v_range):
                     pv = 0.0
                     pv2 = 0.0
                     corr = 0.0
-                    for t in range(S):
-                        c = trans[j, s, a, t]
-                        if c > 0:
-                            p = c / n
-                            pv += p * V[t]
-                            pv2 += p * V[t] * V[t]
-                            if bf:
-                                nv = visits[h + 1, t]
-                                cap = v_range * v_range
-                                term = cap if nv == 0 else min(
-                                    1e4 * v_range * v_range * H * S * S * A * L * L / nv, cap)
-                                corr += p * term
+                    for m in range(n_seen[j, s, a]):
+                        t = seen[j, s, a, m]
+                        p = trans[j, s, a, t] / n
+                        pv += p * V[t]
+                        pv2 += p * V[t] * V[t]
+                        if bf:
+                            nv = visits[h + 1, t]
+                            corr += p * (cap if nv == 0 else min(corr_scale / nv, cap))
                     if bf:
                         var = max(pv2 - pv * pv, 0.0)
                         b = (math.sqrt(8.0 * L * var / n) + 14.0 * v_range * L / (3.0 * n)
@@ -99,6 +105,22 @@ def plan_ucbvi(R, H, counts, trans, visits, Q, pi, bf, scale, L, v_range):
         V[:] = Vn
 
 
+@njit(cache=True)
+def plan_ucbvi(R, H, counts, trans, visits, Q, pi, bf, scale, L, v_range):
+    """:func:`plan_ucbvi_lists` from dense transition counts (for checks and tests)."""
+    nst, S, A = counts.shape
+    seen = np.zeros((nst, S, A, S), dtype=np.int64)
+    n_seen = np.zeros((nst, S, A), dtype=np.int64)
+    for j in range(nst):
+        for s in range(S):
+            for a in range(A):
+                for t in range(S):
+                    if trans[j, s, a, t] > 0:
+                        seen[j, s, a, n_seen[j, s, a]] = t
+                        n_seen[j, s, a] += 1
+    plan_ucbvi_lists(R, H, counts, trans, seen, n_seen, visits, Q, pi, bf, scale, L, v_range)
+
+
 @njit(parallel=True, cache=True)
 def _ucbvi_kernel(P, R, init, H, K, every, seeds, v_star, nst, bf, scale, delta):
     n_seeds = seeds.shape[0]
@@ -108,10 +130,13 @@ def _ucbvi_kernel(P, R, init, H, K, every, seeds, v_star, nst, bf, scale, delta)
     out_real = np.zeros((n_seeds, n_ckpt))
     L = math.log(5.0 * S * A * K * H / delta)
     v_range = H * max(R.max(), 1e-300)
+    sidx, sprob, scount = successor_lists(P)
     for i in prange(n_seeds):
         rng = new_state(seeds[i])
         counts = np.zeros((nst, S, A))
         trans = np.zeros((nst, S, A, S))
+        seen = np.zeros((nst, S, A, S), dtype=np.int64)
+        n_seen = np.zeros((nst, S, A), dtype=np.int64)
         visits = np.zeros((H + 1, S))
         Q = np.empty((H, S, A))
         for h in range(H):
@@ -124,13 +149,18 @@ def _ucbvi_kernel(P, R, init, H, K, every, seeds, v_star, nst, bf, scale, delta)
         reg = 0.0
         real = 0.0
         for k in range(K):
-            plan_ucbvi(R, H, counts, trans, visits, Q, pi, bf, scale, L, v_range)
-            reg += v_star - policy_value(P, R, init, H, pi, Vbuf)
+            plan_ucbvi_lists(R, H, counts, trans, seen, n_seen, visits, Q, pi, bf, scale, L,
+                             v_range)
+            reg += v_star - policy_value_lists(sidx, sprob, scount, R, init, H, pi, Vbuf)
             real += v_star - play_episode(P, R, init, H, pi, rng, states, actions, rewards)
             for h in range(H):
                 j = stage(nst, h)
-                counts[j, states[h], actions[h]] += 1.0
-                trans[j, states[h], actions[h], states[h + 1]] += 1.0
+                s, a, t = states[h], actions[h], states[h + 1]
+                counts[j, s, a] += 1.0
+                if trans[j, s, a, t] == 0.0:  # a successor seen for the first time
+                    seen[j, s, a, n_seen[j, s, a]] = t
+                    n_seen[j, s, a] += 1
+                trans[j, s, a, t] += 1.0
                 visits[h + 1, states[h + 1]] += 1.0
             record(k, K, every, reg, real, out_regret, out_real, i)
     return out_regret, out_real
