@@ -39,7 +39,6 @@ Keys:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -48,6 +47,8 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+
+from timing import emit
 
 EXPERIMENT_FILE = textwrap.dedent('''
     """Throwaway experiments of benchmarks/lab.py."""
@@ -293,12 +294,7 @@ def main(argv=None) -> dict:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as fh:
-            fh.write(text + "\n")
-    return out
+    return emit(out, args.json)
 
 
 if __name__ == "__main__":

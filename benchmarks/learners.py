@@ -77,7 +77,6 @@ divided by numpy eps/s; goal >= 500), ``seeds_parallel_speedup`` (UCBVI-CH),
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -87,14 +86,15 @@ from functools import partial
 import numba
 import numpy as np
 
+# ----------------------------------------------------------------- numpy baselines
+from timing import emit, paired
+
 from mdplab import envs
 from mdplab.algorithms import MVP, UCBVI, QLearningUCB
 from mdplab.algorithms.mvp import _plan as mvp_plan
 from mdplab.algorithms.ucbvi import plan_ucbvi
 from mdplab.kernels.rng import new_state, next_double
 from mdplab.planning import backward_induction
-
-# ----------------------------------------------------------------- numpy baselines
 
 
 class Model:
@@ -409,37 +409,6 @@ def check_end_to_end(mdps, K=300):
 # ----------------------------------------------------------------- timing
 
 
-def paired(fa, fb, blocks: int, min_time: float = 0.2, settle: float = 0.3,
-           ratios: list | None = None) -> tuple[float, float, float]:
-    """Interleaved timing of two functions: ``(median ratio ta/tb, min ta, min tb)``.
-
-    Each side repeats its call to fill ``min_time`` per block (calibrated on a
-    first call of each); blocks alternate which side runs first and start after
-    a pause of ``settle`` seconds (idle numba/OpenMP workers spin briefly).
-    ``ratios``, if given, receives the per-block ratios.
-    """
-    reps = []
-    for fn in (fa, fb):
-        t = time.perf_counter()
-        fn()
-        reps.append(max(1, math.ceil(min_time / max(time.perf_counter() - t, 1e-7))))
-    ratios = [] if ratios is None else ratios
-    ta, tb = [], []
-    for i in range(blocks):
-        pair = {}
-        order = ((0, fa), (1, fb)) if i % 2 == 0 else ((1, fb), (0, fa))
-        for j, fn in order:
-            time.sleep(settle)
-            t = time.perf_counter()
-            for _ in range(reps[j]):
-                fn()
-            pair[j] = (time.perf_counter() - t) / reps[j]
-        ratios.append(pair[0] / pair[1])
-        ta.append(pair[0])
-        tb.append(pair[1])
-    return float(np.median(ratios)), min(ta), min(tb)
-
-
 def ratio_case(prefix, alg, baseline, mdp, K_ml, K_py, blocks):
     """mdplab (one seed, ``K_ml`` episodes) vs the numpy baseline (``K_py`` episodes)."""
     m = Model(mdp)
@@ -568,12 +537,7 @@ def main(argv=None) -> dict:
 
     out["loadavg_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     out["total_s"] = time.perf_counter() - t_start
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as fh:
-            fh.write(text + "\n")
-    return out
+    return emit(out, args.json)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ Keys:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -29,40 +28,11 @@ import time
 import numba
 import numpy as np
 import scipy.sparse as sp
+from timing import emit, paired
 
 from mdplab import envs
 from mdplab.models import TabularMDP
 from mdplab.planning import BellmanOperator, solve
-
-
-def paired(fa, fb, blocks: int, min_time: float = 0.1,
-           settle: float = 0.3) -> tuple[float, float, float]:
-    """Interleaved timing of two functions: ``(median ratio a/b, min a, min b)``.
-
-    Blocks alternate which function runs first, so drift in machine load hits
-    both alike; the ratio is taken per block and its median reported. Each
-    block starts after a pause of ``settle`` seconds: OpenBLAS worker threads
-    busy-wait for ~0.1 s after a call (and OpenMP's briefly), and without the
-    pause they would steal the cores from whichever side runs next.
-    """
-    fa()
-    fb()
-    t = time.perf_counter()
-    fb()
-    n = max(1, int(min_time / max(time.perf_counter() - t, 1e-7)))
-    ratios, ta, tb = [], [], []
-    for i in range(blocks):
-        pair = {}
-        for name, fn in (("a", fa), ("b", fb)) if i % 2 == 0 else (("b", fb), ("a", fa)):
-            time.sleep(settle)
-            t = time.perf_counter()
-            for _ in range(n):
-                fn()
-            pair[name] = (time.perf_counter() - t) / n
-        ratios.append(pair["a"] / pair["b"])
-        ta.append(pair["a"])
-        tb.append(pair["b"])
-    return float(np.median(ratios)), min(ta), min(tb)
 
 
 def numpy_policy_iteration(P2, R, gamma):
@@ -168,12 +138,7 @@ def main(argv=None) -> dict:
     }
     out.update(dense_case(args.blocks))
     out.update(sparse_case(args.blocks, args.sparse_states))
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as fh:
-            fh.write(text + "\n")
-    return out
+    return emit(out, args.json)
 
 
 if __name__ == "__main__":
