@@ -8,7 +8,7 @@ import pytest
 
 from mdplab.algorithms import check_algorithm
 from mdplab.algorithms.mvp import MVP
-from mdplab.algorithms.online import play_episode, policy_value
+from mdplab.algorithms.online import play_episode, policy_value_lists, successor_lists
 from mdplab.envs import riverswim
 from mdplab.kernels.rng import new_state
 from mdplab.models import TabularMDP
@@ -57,11 +57,12 @@ def reference_run(alg, mdp, K, seed_value):
     sig_hat = np.zeros((nC, S, A))
     pi = np.zeros((Hm, S), dtype=np.int64)
     rng = new_state(seed_value)
+    lists = successor_lists(P)
     st, ac, rw = np.zeros(Hm + 1, np.int64), np.zeros(Hm, np.int64), np.zeros(Hm)
     out = []
     total = 0.0
     for _ in range(K):
-        total += v_star - policy_value(P, R, init, Hm, pi, np.zeros(S))
+        total += v_star - policy_value_lists(*lists, R, init, Hm, pi, np.zeros(S))
         out.append(total)
         play_episode(P, R, init, Hm, pi, rng, st, ac, rw)
         trig = False

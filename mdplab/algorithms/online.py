@@ -2,7 +2,7 @@
 
 A learner's kernel runs, for each seed in ``prange``, ``K`` episodes of:
 plan a policy ``pi_k`` (shape ``(H, S)``) from its statistics; record the exact
-regret ``V*_0(init) - V^{pi_k}_0(init)`` (:func:`policy_value`); play the
+regret ``V*_0(init) - V^{pi_k}_0(init)`` (:func:`policy_value_lists`); play the
 episode in the true model (:func:`play_episode`); update its statistics. The
 helpers here are plain ``njit`` functions (no inner parallelism: the
 parallelism is over seeds), so kernels compose them freely.
@@ -25,32 +25,6 @@ from mdplab.kernels.sampling import inverse_cdf_dense
 def stage(n, h):
     """Index of stage ``h`` in an array with ``n`` stages (1 = stationary)."""
     return h if n > 1 else 0
-
-
-@njit(cache=True)
-def policy_value(P, R, init, H, pi, V):
-    """Exact ``sum_s init(s) V^pi_0(s)`` of a deterministic policy ``pi (H, S)``.
-
-    ``V`` is an ``(S,)`` work buffer. Backward recursion:
-    ``V_h(s) = R_h(s, pi_h(s)) + sum_s' P_h(s'|s, pi_h(s)) V_{h+1}(s')``.
-    """
-    S = init.shape[0]
-    nP, nR = P.shape[0], R.shape[0]
-    nxt = np.zeros(S)
-    for h in range(H - 1, -1, -1):
-        Ph = P[stage(nP, h)]
-        Rh = R[stage(nR, h)]
-        for s in range(S):
-            a = pi[h, s]
-            acc = 0.0
-            for t in range(S):
-                acc += Ph[s, a, t] * nxt[t]
-            V[s] = Rh[s, a] + acc
-        nxt[:] = V
-    total = 0.0
-    for s in range(S):
-        total += init[s] * nxt[s]
-    return total
 
 
 @njit(cache=True)
@@ -123,7 +97,12 @@ def successor_lists(P):
 
 @njit(cache=True)
 def policy_value_lists(idx, prob, count, R, init, H, pi, V):
-    """:func:`policy_value` over the successor lists of :func:`successor_lists`."""
+    """Exact ``sum_s init(s) V^pi_0(s)`` of a deterministic policy ``pi (H, S)``.
+
+    Backward recursion over the successor lists of :func:`successor_lists`:
+    ``V_h(s) = R_h(s, pi_h(s)) + sum_j prob[h, s, pi_h(s), j] V_{h+1}(idx[h, s, pi_h(s), j])``;
+    ``V`` is an ``(S,)`` work buffer.
+    """
     S = init.shape[0]
     nP, nR = idx.shape[0], R.shape[0]
     nxt = np.zeros(S)
