@@ -34,8 +34,14 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-ROW_SUM_TOL = 1e-9
-"""Maximum allowed ``|sum_s' P(s'|s,a) - 1|`` (also used for ``init``)."""
+from mdplab.models._validation import ROW_SUM_TOL
+from mdplab.models._validation import as_real_array as _as_real_array
+from mdplab.models._validation import check_finite as _check_finite
+from mdplab.models._validation import check_gamma as _check_gamma
+from mdplab.models._validation import check_horizon as _check_horizon
+from mdplab.models._validation import check_probability_rows as _check_probability_rows
+from mdplab.models._validation import first as _first
+from mdplab.models._validation import fmt_index as _fmt_index
 
 _DENSE_LIMIT_BYTES = 2 * 1024**3
 
@@ -67,74 +73,6 @@ class CSRTransitions:
         return self.indices.reshape(-1, k), self.data.reshape(-1, k)
 
 
-def _fmt_index(idx) -> str:
-    return ", ".join(str(int(i)) for i in idx)
-
-
-def _as_real_array(x, name: str) -> np.ndarray:
-    try:
-        arr = np.asarray(x)
-    except Exception as exc:  # ragged lists and similar
-        raise ValueError(f"{name} must be a real numeric array: {exc}") from None
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.floating)
-        or np.issubdtype(arr.dtype, np.integer)
-        or arr.dtype == bool
-    ):
-        raise ValueError(f"{name} must be a real numeric array; got dtype {arr.dtype}")
-    # Always copy: the model freezes its arrays and must not freeze the caller's.
-    return np.array(arr, dtype=np.float64, order="C", copy=True)
-
-
-def _first(mask: np.ndarray):
-    return tuple(np.argwhere(mask)[0])
-
-
-def _check_finite(arr: np.ndarray, name: str, what: str) -> None:
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        idx = _first(bad)
-        raise ValueError(f"{name}[{_fmt_index(idx)}] is {arr[idx]}; {what} must be finite")
-
-
-def _check_probability_rows(arr: np.ndarray, name: str) -> None:
-    """Non-negative, finite, each last-axis row summing to 1 within ROW_SUM_TOL."""
-    _check_finite(arr, name, "probabilities")
-    neg = arr < 0
-    if neg.any():
-        idx = _first(neg)
-        raise ValueError(f"{name}[{_fmt_index(idx)}] = {arr[idx]:.6g} is negative")
-    sums = arr.sum(axis=-1)
-    off = np.abs(sums - 1.0) > ROW_SUM_TOL
-    if off.any():
-        idx = _first(off)
-        raise ValueError(
-            f"{name}[{_fmt_index(idx)}, :] sums to {sums[idx]:.12g}; "
-            f"each row must sum to 1 within {ROW_SUM_TOL:g}"
-        )
-
-
-def _check_horizon(horizon) -> int | None:
-    if horizon is None:
-        return None
-    if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral):
-        raise ValueError(f"horizon must be an integer >= 1; got {horizon!r}")
-    if horizon < 1:
-        raise ValueError(f"horizon must be an integer >= 1; got {horizon}")
-    return int(horizon)
-
-
-def _check_gamma(gamma) -> float | None:
-    if gamma is None:
-        return None
-    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
-        raise ValueError(f"gamma must be a real number in [0, 1); got {gamma!r}")
-    g = float(gamma)
-    if not (0.0 <= g < 1.0):
-        raise ValueError(f"gamma must be in [0, 1); got {g}")
-    return g
-
-
 def _row_label(row: int, S: int, A: int, stationary: bool) -> str:
     sa, a = divmod(row, A)
     h, s = divmod(sa, S)
@@ -162,8 +100,17 @@ class TabularMDP:
     """
 
     __slots__ = (
-        "S", "A", "horizon", "gamma", "stationary", "is_sparse", "name",
-        "_P", "_csr", "_R", "_init",
+        "S",
+        "A",
+        "horizon",
+        "gamma",
+        "stationary",
+        "is_sparse",
+        "name",
+        "_P",
+        "_csr",
+        "_R",
+        "_init",
     )
 
     def __init__(self, P, R, *, gamma=None, horizon=None, init=None, name: str | None = None):
@@ -215,9 +162,7 @@ class TabularMDP:
 
         # Rewards.
         if R_arr.shape[-2:] != (S, A):
-            raise ValueError(
-                f"R has shape {R_arr.shape} but P implies (S, A) = ({S}, {A})"
-            )
+            raise ValueError(f"R has shape {R_arr.shape} but P implies (S, A) = ({S}, {A})")
         if R_arr.ndim == 3:
             if horizon is None:
                 raise ValueError(
@@ -361,7 +306,11 @@ class TabularMDP:
         """
         fields = dict(
             P=self._P if self._P is not None else self.transition_matrix(),
-            R=self._R, gamma=self.gamma, horizon=self.horizon, init=self._init, name=self.name,
+            R=self._R,
+            gamma=self.gamma,
+            horizon=self.horizon,
+            init=self._init,
+            name=self.name,
         )
         unknown = set(changes) - set(fields)
         if unknown:
@@ -444,8 +393,11 @@ class TabularMDP:
                 f"densifying P would take {n_rows * self.S * 8 / 1024**3:.1f} GiB; "
                 "use a sparse-capable method instead"
             )
-        shape = (self.S, self.A, self.S) if n_rows == self.S * self.A else (
-            n_rows // (self.S * self.A), self.S, self.A, self.S)
+        shape = (
+            (self.S, self.A, self.S)
+            if n_rows == self.S * self.A
+            else (n_rows // (self.S * self.A), self.S, self.A, self.S)
+        )
         out = self.transition_matrix().toarray().reshape(shape)
         out.flags.writeable = False
         return out
