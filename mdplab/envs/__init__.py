@@ -1,4 +1,5 @@
-"""Named environment families: each is a plain function returning a TabularMDP.
+"""Named environment families: each is a plain function returning a model (a TabularMDP
+unless noted).
 
 =======================  ==========================================================
 ``riverswim``            RiverSwim, "standard" (gym-riverswim) or "osband" (TabulaRL)
@@ -11,6 +12,7 @@
                          ``combination_lock_actions`` gives its secret actions
 ``random_mdp``           dense Dirichlet random MDPs, optionally stage-dependent
 ``lower_bound``          the sqrt(K) minimax lower-bound instance (bandit, then locked)
+``tiger``                the Tiger POMDP (standard parameters; returns a POMDP)
 =======================  ==========================================================
 
 Every function takes ``gamma=`` / ``horizon=`` (with a documented default when both
@@ -26,6 +28,7 @@ from mdplab.envs.gridworld import GridLayout, gridworld, gridworld_layout
 from mdplab.envs.lower_bound import lower_bound
 from mdplab.envs.random_mdp import random_mdp
 from mdplab.envs.riverswim import riverswim
+from mdplab.envs.tiger import tiger
 
 __all__ = [
     "GRIDWORLD_ACTIONS",
@@ -40,4 +43,5 @@ __all__ = [
     "lower_bound",
     "random_mdp",
     "riverswim",
+    "tiger",
 ]

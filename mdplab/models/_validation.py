@@ -90,7 +90,14 @@ def check_distribution(x, name: str) -> np.ndarray:
         raise ValueError(
             f"{name} must be a non-empty 1-d probability vector; got shape {arr.shape}"
         )
-    check_probability_rows(arr, name)
+    check_finite(arr, name, "probabilities")
+    neg = arr < 0
+    if neg.any():
+        i = int(np.argmax(neg))
+        raise ValueError(f"{name}[{i}] = {arr[i]:.6g} is negative")
+    total = arr.sum()
+    if abs(total - 1.0) > ROW_SUM_TOL:
+        raise ValueError(f"{name} sums to {total:.12g}; it must sum to 1 within {ROW_SUM_TOL:g}")
     return arr
 
 
