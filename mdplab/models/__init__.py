@@ -2,6 +2,9 @@
 
 =======================  ==============================================================
 ``TabularMDP``           finite-horizon or discounted MDP, dense or sparse
+``LowRankMDP``           ``P_h(s'|s,a) = phi_h(s,a)^T mu_h(s')``; ``LinearMDP``, ``BlockMDP``;
+                         ``FeatureClass`` (finite candidate features with an MLE oracle)
+``LinearMixtureMDP``     ``P(s'|s,a) = <phi(s'|s,a), theta>``
 ``POMDP``                hidden states, emissions ``O[a, s', o]``, exact belief algebra
 ``PSR``                  predictive state representation; ``PSR.from_pomdp``
 ``LatentMDP``            M MDPs mixed per episode, context revealed at the end
@@ -12,14 +15,26 @@
 from mdplab.models._validation import ROW_SUM_TOL
 from mdplab.models.grouped import GroupedMDP
 from mdplab.models.latent import LatentMDP
+from mdplab.models.lowrank import (
+    BlockMDP,
+    FeatureClass,
+    LinearMDP,
+    LinearMixtureMDP,
+    LowRankMDP,
+)
 from mdplab.models.pomdp import POMDP
 from mdplab.models.psr import PSR
 from mdplab.models.tabular import CSRTransitions, TabularMDP
 
 __all__ = [
+    "BlockMDP",
     "CSRTransitions",
+    "FeatureClass",
     "GroupedMDP",
     "LatentMDP",
+    "LinearMDP",
+    "LinearMixtureMDP",
+    "LowRankMDP",
     "POMDP",
     "PSR",
     "ROW_SUM_TOL",
