@@ -22,6 +22,8 @@ unless noted).
 ``random_latent_mdp``         random latent MDP (LatentMDP)
 ``probe_chain_lmdp``          latent MDP where probing reveals the context (LatentMDP)
 ``action_similar_mdp``        MDP with many similar actions, for grouping (GroupedMDP)
+``demand_response``           SUB-SAMPLE-Q demand response (GlobalLocalSystem)
+``queueing``                  global server, n local queues (GlobalLocalSystem; ours)
 ============================  ==========================================================
 
 Every function takes ``gamma=`` / ``horizon=`` (with a documented default when both
@@ -33,6 +35,7 @@ from mdplab.envs.chain import chain
 from mdplab.envs.combination_lock import combination_lock, combination_lock_actions
 from mdplab.envs.deepsea import deepsea
 from mdplab.envs.garnet import garnet
+from mdplab.envs.global_local import demand_response, queueing
 from mdplab.envs.gridworld import ACTIONS as GRIDWORLD_ACTIONS
 from mdplab.envs.gridworld import GridLayout, gridworld, gridworld_layout
 from mdplab.envs.grouped import action_similar_mdp
@@ -59,12 +62,14 @@ __all__ = [
     "combination_lock",
     "combination_lock_actions",
     "deepsea",
+    "demand_response",
     "feature_class",
     "garnet",
     "gridworld",
     "gridworld_layout",
     "lower_bound",
     "probe_chain_lmdp",
+    "queueing",
     "random_latent_mdp",
     "random_linear_mixture",
     "random_lowrank",

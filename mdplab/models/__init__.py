@@ -9,10 +9,12 @@
 ``PSR``                  predictive state representation; ``PSR.from_pomdp``
 ``LatentMDP``            M MDPs mixed per episode, context revealed at the end
 ``GroupedMDP``           an MDP with a partition of its actions and the grouped MDP
+``GlobalLocalSystem``    a global agent and n local agents; exact count representation
 =======================  ==============================================================
 """
 
 from mdplab.models._validation import ROW_SUM_TOL
+from mdplab.models.global_local import GlobalLocalSystem
 from mdplab.models.grouped import GroupedMDP
 from mdplab.models.latent import LatentMDP
 from mdplab.models.lowrank import (
@@ -30,6 +32,7 @@ __all__ = [
     "BlockMDP",
     "CSRTransitions",
     "FeatureClass",
+    "GlobalLocalSystem",
     "GroupedMDP",
     "LatentMDP",
     "LinearMDP",
