@@ -94,8 +94,12 @@ def test_batch_log_likelihood_matches_single_histories(rng):
         for i, L in enumerate(lengths)
     ]
     np.testing.assert_allclose(batch, single, rtol=1e-13)
-    impossible = tiger(horizon=2).log_likelihood(np.array([[1, 0]]), np.array([[0, 1]]))
-    assert np.isfinite(impossible).all()  # opening then listening: every observation possible
+    possible = tiger(horizon=2).log_likelihood(np.array([[1, 0]]), np.array([[0, 1]]))
+    assert np.isfinite(possible).all()  # opening then listening: every observation possible
+    # a perfect listener cannot hear the tiger left, then right: log-probability -inf
+    perfect = tiger(listen_accuracy=1.0, horizon=2)
+    both = perfect.log_likelihood(np.zeros((2, 2), int), np.array([[0, 1], [0, 0]]))
+    assert both[0] == -np.inf and both[1] == pytest.approx(np.log(0.5), abs=1e-15)
 
 
 def _joint_counts(traj, n_obs):
@@ -205,3 +209,16 @@ def test_bad_histories():
         tiger().sample(3)
     with pytest.raises(ValueError, match=r"actions must be in \[0, 3\)"):
         t.sample(2, actions=[0, 5, 0])
+    # regression: these reached numba (TypingError) or were silently truncated
+    with pytest.raises(ValueError, match="must be 1-d integer sequences"):
+        t.history_probability([[0]], [[0]])
+    with pytest.raises(ValueError, match="must be 1-d integer sequences"):
+        t.log_history_probability(0, 0)
+    with pytest.raises(ValueError, match="action must be an integer; got 0.7"):
+        t.belief_update([0.5, 0.5], 0.7, 0)
+    with pytest.raises(ValueError, match="lengths must be 2 integers"):
+        t.log_likelihood(np.zeros((2, 3), int), np.zeros((2, 3), int), [1.5, 2])
+    with pytest.raises(ValueError, match="n_episodes must be an integer"):
+        t.sample(2.5)
+    with pytest.raises(ValueError, match="actions must be integers"):
+        t.sample(2, actions=[0.5, 1, 0])

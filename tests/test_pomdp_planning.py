@@ -344,6 +344,8 @@ def test_bad_input_messages():
         pbvi(p, beliefs=[[0.5, 0.5], [0.5, 0.6]])
     with pytest.raises(ValueError, match="expansion must be one of"):
         pbvi(p, expansion="grid")
+    with pytest.raises(ValueError, match="bound_tol must be a positive number"):
+        pbvi(p, bound_tol=-1.0)
     with pytest.raises(TypeError, match="needs a POMDP"):
         pomdp_value_iteration(p.underlying_mdp(), horizon=2)
 

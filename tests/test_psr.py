@@ -463,6 +463,18 @@ def test_bad_core_tests_and_histories():
         psr.sample(3, horizon=2, actions=[0, 7])
     with pytest.raises(ValueError, match="still growing"):
         PSR.from_pomdp(POMDPS["nonrevealing"], max_test_length=1)
+    # regression: a 2-d history reached numba; tol <= 0 gave a garbage model whose
+    # error blamed phi^T psi0; float actions were truncated
+    with pytest.raises(ValueError, match="must be 1-d integer sequences"):
+        psr.history_probability([[0]], [[0]])
+    with pytest.raises(ValueError, match=r"tol must be a relative rank tolerance in \(0, 1\)"):
+        PSR.from_pomdp(POMDPS["reducible"], tol=0.0)
+    with pytest.raises(ValueError, match="tol must be a relative rank tolerance"):
+        PSR.from_revealing_pomdp(POMDPS["tiger"], tol=-1.0)
+    with pytest.raises(ValueError, match="needs a POMDP"):
+        PSR.from_pomdp(psr)
+    with pytest.raises(ValueError, match="actions must be integers"):
+        psr.sample(2, horizon=2, actions=[0.5, 0])
 
 
 def test_immutable():

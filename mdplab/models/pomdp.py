@@ -40,6 +40,8 @@ read-only attributes ``T``, ``O``, ``R``, ``b0``.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from numba import njit, prange
 
@@ -342,17 +344,19 @@ class POMDP:
                 f"actions and observations must be (N, L) arrays of equal shape; "
                 f"got {a.shape} and {o.shape}"
             )
-        a, o = self._check_history(a, o)
+        a, o = self._check_history(a, o, ndim=2)
         if lengths is None:
             lengths = np.full(a.shape[0], a.shape[1], dtype=np.int64)
         else:
-            lengths = np.asarray(lengths, dtype=np.int64)
+            lengths = np.asarray(lengths)
             if (
                 lengths.shape != (a.shape[0],)
+                or not np.issubdtype(lengths.dtype, np.integer)
                 or (lengths < 0).any()
                 or (lengths > a.shape[1]).any()
             ):
                 raise ValueError(f"lengths must be {a.shape[0]} integers in [0, {a.shape[1]}]")
+            lengths = lengths.astype(np.int64)
         return batch_log_probability(self.T, self.O, self.b0, a, o, lengths)
 
     # ------------------------------------------------------------ revealing
@@ -394,12 +398,17 @@ class POMDP:
         H = self.horizon if horizon is None else check_horizon(horizon)
         if H is None:
             raise ValueError("sample needs a horizon: the model is discounted; pass horizon=")
+        if isinstance(n_episodes, bool) or not isinstance(n_episodes, numbers.Integral):
+            raise ValueError(f"n_episodes must be an integer >= 1; got {n_episodes!r}")
         n = int(n_episodes)
         if n < 1:
             raise ValueError(f"n_episodes must be >= 1; got {n_episodes}")
         fixed = np.full((n, H), -1, dtype=np.int64)
         if actions is not None:
-            arr = np.asarray(actions, dtype=np.int64)
+            arr = np.asarray(actions)
+            if arr.size and (arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer)):
+                raise ValueError(f"actions must be integers; got dtype {arr.dtype}")
+            arr = arr.astype(np.int64)
             if arr.shape == (H,):
                 arr = np.broadcast_to(arr, (n, H))
             if arr.shape != (n, H):
@@ -420,17 +429,24 @@ class POMDP:
 
     # ------------------------------------------------------------ checks
     def _check_action_observation(self, a, o) -> None:
+        for x, name in ((a, "action"), (o, "observation")):
+            if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+                raise ValueError(f"{name} must be an integer; got {x!r}")
         if not 0 <= int(a) < self.A:
             raise ValueError(f"action {a} is not in [0, {self.A})")
         if not 0 <= int(o) < self.n_observations:
             raise ValueError(f"observation {o} is not in [0, {self.n_observations})")
 
-    def _check_history(self, actions, observations) -> tuple[np.ndarray, np.ndarray]:
+    def _check_history(self, actions, observations, ndim=1) -> tuple[np.ndarray, np.ndarray]:
         a = np.asarray(actions)
         o = np.asarray(observations)
         if a.shape != o.shape:
             raise ValueError(
                 f"actions and observations must have equal length; got {a.shape} and {o.shape}"
+            )
+        if a.ndim != ndim:
+            raise ValueError(
+                f"actions and observations must be {ndim}-d integer sequences; got shape {a.shape}"
             )
         for arr, name, upper in ((a, "actions", self.A), (o, "observations", self.n_observations)):
             if arr.size and not np.issubdtype(arr.dtype, np.integer):

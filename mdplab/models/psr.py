@@ -81,6 +81,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -517,11 +518,13 @@ class PSR:
         The result has ``dim == rank <= S``, core tests preferring short ones, and a
         ``state_map`` for the cheap well-conditioning bound.
         """
+        _check_pomdp(pomdp, "PSR.from_pomdp")
+        tol = _check_rank_tol(tol)
         S = pomdp.S
         max_len = S if max_test_length is None else check_horizon(max_test_length)
         ops = np.ascontiguousarray(pomdp.observable_operators().transpose(1, 0, 2, 3))
         psi0, M, phi, tests, lift = _minimal_realisation(
-            np.asarray(pomdp.b0, dtype=float), ops, np.ones(S), float(tol), max_len
+            np.asarray(pomdp.b0, dtype=float), ops, np.ones(S), tol, max_len
         )
         psr = cls(
             psi0,
@@ -550,6 +553,8 @@ class PSR:
         number of core tests; the rank is at most ``S``. ValueError if ``E`` has
         rank below ``S`` (``sigma_S(E) <= tol * sigma_1(E)``).
         """
+        _check_pomdp(pomdp, "PSR.from_revealing_pomdp")
+        tol = _check_rank_tol(tol)
         S, A = pomdp.S, pomdp.A
         ops = np.ascontiguousarray(pomdp.observable_operators().transpose(1, 0, 2, 3))
         n_obs = ops.shape[0]
@@ -608,7 +613,7 @@ class PSR:
     def minimal(self, *, tol: float = 1e-10) -> PSR:
         """The minimal PSR with the same history probabilities (dimension = :attr:`rank`)."""
         psi0, M, phi, tests, lift = _minimal_realisation(
-            self.psi0, self.M, self.phi, float(tol), self.dim
+            self.psi0, self.M, self.phi, _check_rank_tol(tol), self.dim
         )
         state_map = None if self.state_map is None else self.state_map @ lift
         out = PSR(
@@ -670,7 +675,7 @@ class PSR:
                 f"actions and observations must be (N, L) arrays of equal shape; "
                 f"got {a.shape} and {o.shape}"
             )
-        a, o = self._check_history(a, o)
+        a, o = self._check_history(a, o, ndim=2)
         if lengths is None:
             lengths = np.full(a.shape[0], a.shape[1], dtype=np.int64)
         else:
@@ -730,12 +735,17 @@ class PSR:
         H = self.horizon if horizon is None else check_horizon(horizon)
         if H is None:
             raise ValueError("sample needs a horizon: pass horizon=")
+        if isinstance(n_episodes, bool) or not isinstance(n_episodes, numbers.Integral):
+            raise ValueError(f"n_episodes must be an integer >= 1; got {n_episodes!r}")
         n = int(n_episodes)
         if n < 1:
             raise ValueError(f"n_episodes must be >= 1; got {n_episodes}")
         fixed = np.full((n, H), -1, dtype=np.int64)
         if actions is not None:
-            arr = np.asarray(actions, dtype=np.int64)
+            arr = np.asarray(actions)
+            if arr.size and (arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer)):
+                raise ValueError(f"actions must be integers; got dtype {arr.dtype}")
+            arr = arr.astype(np.int64)
             if arr.shape == (H,):
                 arr = np.broadcast_to(arr, (n, H))
             if arr.shape != (n, H):
@@ -818,12 +828,16 @@ class PSR:
         )
 
     # ------------------------------------------------------------ checks
-    def _check_history(self, actions, observations) -> tuple[np.ndarray, np.ndarray]:
+    def _check_history(self, actions, observations, ndim=1) -> tuple[np.ndarray, np.ndarray]:
         a = np.asarray(actions)
         o = np.asarray(observations)
         if a.shape != o.shape:
             raise ValueError(
                 f"actions and observations must have equal length; got {a.shape} and {o.shape}"
+            )
+        if a.ndim != ndim:
+            raise ValueError(
+                f"actions and observations must be {ndim}-d integer sequences; got shape {a.shape}"
             )
         for arr, name, upper in ((a, "actions", self.A), (o, "observations", self.n_observations)):
             if arr.size and not np.issubdtype(arr.dtype, np.integer):
@@ -836,6 +850,20 @@ class PSR:
             np.ascontiguousarray(a, dtype=np.int64),
             np.ascontiguousarray(o, dtype=np.int64),
         )
+
+
+def _check_pomdp(pomdp, fn: str) -> None:
+    from mdplab.models.pomdp import POMDP  # the POMDP module does not import this one
+
+    if not isinstance(pomdp, POMDP):
+        raise ValueError(f"{fn} needs a POMDP; got {type(pomdp).__name__}")
+
+
+def _check_rank_tol(tol) -> float:
+    """The relative rank tolerance: a real number in (0, 1)."""
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not 0.0 < tol < 1.0:
+        raise ValueError(f"tol must be a relative rank tolerance in (0, 1); got {tol!r}")
+    return float(tol)
 
 
 def _check_tests(core_tests, r: int, n_act: int, n_obs: int) -> tuple:

@@ -337,6 +337,7 @@ def pbvi(
     max_beliefs = _check_positive(max_beliefs, "max_beliefs", integer=True)
     max_iter = _check_positive(max_iter, "max_iter", integer=True)
     tol = _check_positive(tol, "tol")
+    bound_tol = _check_positive(bound_tol, "bound_tol")
     if expansion not in EXPANSIONS:
         raise ValueError(f"expansion must be one of {EXPANSIONS}; got {expansion!r}")
     if expansions is not None:
