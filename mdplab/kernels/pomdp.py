@@ -1,5 +1,7 @@
-"""Numba kernels for POMDP planning on alpha-vectors and belief points.
+"""Numba kernels for POMDP beliefs and planning on alpha-vectors and belief points.
 
+* :func:`belief_step` -- the unnormalised belief update ``A(o, a) b`` (used by the
+  POMDP model as well);
 * :func:`pointwise_filter` -- drop alpha-vectors weakly dominated componentwise by
   another (the cheap first pass of every prune);
 * :func:`interval_prune` -- the exact parsimonious set of a two-state value
@@ -179,8 +181,8 @@ def interval_prune(V, tol):
 
 # ------------------------------------------------------------------ point-based
 @njit(cache=True)
-def _update(T, O, b, a, o, out):
-    """Unnormalised ``A(o, a) b`` into ``out``; returns ``Pr(o | b, a)``."""
+def belief_step(T, O, b, a, o, out):
+    """Unnormalised next belief ``A(o, a) b`` into ``out``; returns ``Pr(o | b, a)``."""
     S = b.shape[0]
     total = 0.0
     for s2 in range(S):
@@ -318,7 +320,7 @@ def _upper_backup(T, O, R, discount, b, corner, points, gains, Qup, nxt):
         for s in range(S):
             q += b[s] * R[s, a]
         for o in range(O.shape[2]):
-            p = _update(T, O, b, a, o, nxt)
+            p = belief_step(T, O, b, a, o, nxt)
             if p > 0.0:
                 for s in range(S):
                     nxt[s] /= p

@@ -45,6 +45,7 @@ import numbers
 import numpy as np
 from numba import njit, prange
 
+from mdplab.kernels.pomdp import belief_step
 from mdplab.kernels.rng import SeedLike, new_state, stream_seeds
 from mdplab.kernels.sampling import categorical_dense
 from mdplab.models._validation import (
@@ -62,21 +63,6 @@ __all__ = ["POMDP", "POMDPTrajectories"]
 
 
 # ------------------------------------------------------------------ kernels
-@njit(cache=True)
-def belief_step(T, O, b, a, o, out):
-    """Unnormalised next belief ``A(o, a) b`` into ``out``; returns ``Pr(o | b, a)``."""
-    S = b.shape[0]
-    total = 0.0
-    for s2 in range(S):
-        acc = 0.0
-        for s in range(S):
-            acc += b[s] * T[s, a, s2]
-        acc *= O[a, s2, o]
-        out[s2] = acc
-        total += acc
-    return total
-
-
 @njit(cache=True)
 def log_probability_kernel(T, O, b0, actions, observations):
     """``log Pr(o_{0:L} | do a_{0:L})`` by the scaled forward algorithm (-inf if impossible)."""
@@ -398,30 +384,8 @@ class POMDP:
         H = self.horizon if horizon is None else check_horizon(horizon)
         if H is None:
             raise ValueError("sample needs a horizon: the model is discounted; pass horizon=")
-        if isinstance(n_episodes, bool) or not isinstance(n_episodes, numbers.Integral):
-            raise ValueError(f"n_episodes must be an integer >= 1; got {n_episodes!r}")
-        n = int(n_episodes)
-        if n < 1:
-            raise ValueError(f"n_episodes must be >= 1; got {n_episodes}")
-        fixed = np.full((n, H), -1, dtype=np.int64)
-        if actions is not None:
-            arr = np.asarray(actions)
-            if arr.size and (arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer)):
-                raise ValueError(f"actions must be integers; got dtype {arr.dtype}")
-            arr = arr.astype(np.int64)
-            if arr.shape == (H,):
-                arr = np.broadcast_to(arr, (n, H))
-            if arr.shape != (n, H):
-                raise ValueError(f"actions must have shape ({H},) or ({n}, {H}); got {arr.shape}")
-            if ((arr < -1) | (arr >= self.A)).any():
-                raise ValueError(f"actions must be in [0, {self.A}) (or -1 for a random draw)")
-            fixed[:] = arr
-        if action_probs is None:
-            probs = np.full(self.A, 1.0 / self.A)
-        else:
-            probs = check_distribution(action_probs, "action_probs")
-            if probs.shape != (self.A,):
-                raise ValueError(f"action_probs must have shape ({self.A},); got {probs.shape}")
+        fixed, probs = open_loop_actions(n_episodes, H, self.A, actions, action_probs)
+        n = fixed.shape[0]
         seeds = stream_seeds(seed, n)
         return POMDPTrajectories(
             *sample_kernel(self.T, self.O, self.R, self.b0, H, fixed, probs, seeds)
@@ -459,3 +423,36 @@ class POMDP:
             np.ascontiguousarray(a, dtype=np.int64),
             np.ascontiguousarray(o, dtype=np.int64),
         )
+
+
+def open_loop_actions(n_episodes, horizon: int, n_actions: int, actions, action_probs):
+    """Validated ``(fixed (N, H) int64, probs (A,))`` for an open-loop sampler.
+
+    ``actions`` is ``(H,)`` (every episode) or ``(N, H)``; entries ``-1``, and all
+    of them when ``actions`` is None, are drawn from ``action_probs`` (default
+    uniform) inside the kernel.
+    """
+    if isinstance(n_episodes, bool) or not isinstance(n_episodes, numbers.Integral):
+        raise ValueError(f"n_episodes must be an integer >= 1; got {n_episodes!r}")
+    n, H = int(n_episodes), horizon
+    if n < 1:
+        raise ValueError(f"n_episodes must be >= 1; got {n_episodes}")
+    fixed = np.full((n, H), -1, dtype=np.int64)
+    if actions is not None:
+        arr = np.asarray(actions)
+        if arr.size and (arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer)):
+            raise ValueError(f"actions must be integers; got dtype {arr.dtype}")
+        arr = arr.astype(np.int64)
+        if arr.shape == (H,):
+            arr = np.broadcast_to(arr, (n, H))
+        if arr.shape != (n, H):
+            raise ValueError(f"actions must have shape ({H},) or ({n}, {H}); got {arr.shape}")
+        if ((arr < -1) | (arr >= n_actions)).any():
+            raise ValueError(f"actions must be in [0, {n_actions}) (or -1 for a random draw)")
+        fixed[:] = arr
+    if action_probs is None:
+        return fixed, np.full(n_actions, 1.0 / n_actions)
+    probs = check_distribution(action_probs, "action_probs")
+    if probs.shape != (n_actions,):
+        raise ValueError(f"action_probs must have shape ({n_actions},); got {probs.shape}")
+    return fixed, probs

@@ -93,11 +93,11 @@ from mdplab.kernels.sampling import categorical_dense
 from mdplab.models._validation import (
     ROW_SUM_TOL,
     as_real_array,
-    check_distribution,
     check_finite,
     check_horizon,
     freeze,
 )
+from mdplab.models.pomdp import POMDP, open_loop_actions
 
 __all__ = ["PSR", "PSRTrajectories", "WellConditioning"]
 
@@ -735,30 +735,8 @@ class PSR:
         H = self.horizon if horizon is None else check_horizon(horizon)
         if H is None:
             raise ValueError("sample needs a horizon: pass horizon=")
-        if isinstance(n_episodes, bool) or not isinstance(n_episodes, numbers.Integral):
-            raise ValueError(f"n_episodes must be an integer >= 1; got {n_episodes!r}")
-        n = int(n_episodes)
-        if n < 1:
-            raise ValueError(f"n_episodes must be >= 1; got {n_episodes}")
-        fixed = np.full((n, H), -1, dtype=np.int64)
-        if actions is not None:
-            arr = np.asarray(actions)
-            if arr.size and (arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer)):
-                raise ValueError(f"actions must be integers; got dtype {arr.dtype}")
-            arr = arr.astype(np.int64)
-            if arr.shape == (H,):
-                arr = np.broadcast_to(arr, (n, H))
-            if arr.shape != (n, H):
-                raise ValueError(f"actions must have shape ({H},) or ({n}, {H}); got {arr.shape}")
-            if ((arr < -1) | (arr >= self.A)).any():
-                raise ValueError(f"actions must be in [0, {self.A}) (or -1 for a random draw)")
-            fixed[:] = arr
-        if action_probs is None:
-            probs = np.full(self.A, 1.0 / self.A)
-        else:
-            probs = check_distribution(action_probs, "action_probs")
-            if probs.shape != (self.A,):
-                raise ValueError(f"action_probs must have shape ({self.A},); got {probs.shape}")
+        fixed, probs = open_loop_actions(n_episodes, H, self.A, actions, action_probs)
+        n = fixed.shape[0]
         seeds = stream_seeds(seed, n)
         return PSRTrajectories(*sample_kernel(self.psi0, self.M, self.W, H, fixed, probs, seeds))
 
@@ -853,8 +831,6 @@ class PSR:
 
 
 def _check_pomdp(pomdp, fn: str) -> None:
-    from mdplab.models.pomdp import POMDP  # the POMDP module does not import this one
-
     if not isinstance(pomdp, POMDP):
         raise ValueError(f"{fn} needs a POMDP; got {type(pomdp).__name__}")
 

@@ -37,8 +37,9 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from mdplab.kernels.pomdp import belief_step
 from mdplab.models._validation import ROW_SUM_TOL, as_real_array, check_horizon
-from mdplab.models.pomdp import POMDP, belief_step
+from mdplab.models.pomdp import POMDP
 from mdplab.planning.pomdp_exact import (
     POMDPPlanningResult,
     check_beliefs,
