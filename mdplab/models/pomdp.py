@@ -323,26 +323,9 @@ class POMDP:
         The log-likelihood of the batch is the sum of the result (the policy's own
         factor does not depend on the model and is left out).
         """
-        a = np.asarray(actions)
-        o = np.asarray(observations)
-        if a.ndim != 2 or a.shape != o.shape:
-            raise ValueError(
-                f"actions and observations must be (N, L) arrays of equal shape; "
-                f"got {a.shape} and {o.shape}"
-            )
-        a, o = self._check_history(a, o, ndim=2)
-        if lengths is None:
-            lengths = np.full(a.shape[0], a.shape[1], dtype=np.int64)
-        else:
-            lengths = np.asarray(lengths)
-            if (
-                lengths.shape != (a.shape[0],)
-                or not np.issubdtype(lengths.dtype, np.integer)
-                or (lengths < 0).any()
-                or (lengths > a.shape[1]).any()
-            ):
-                raise ValueError(f"lengths must be {a.shape[0]} integers in [0, {a.shape[1]}]")
-            lengths = lengths.astype(np.int64)
+        a, o, lengths = check_history_batch(
+            actions, observations, lengths, self.A, self.n_observations
+        )
         return batch_log_probability(self.T, self.O, self.b0, a, o, lengths)
 
     # ------------------------------------------------------------ revealing
@@ -401,28 +384,8 @@ class POMDP:
         if not 0 <= int(o) < self.n_observations:
             raise ValueError(f"observation {o} is not in [0, {self.n_observations})")
 
-    def _check_history(self, actions, observations, ndim=1) -> tuple[np.ndarray, np.ndarray]:
-        a = np.asarray(actions)
-        o = np.asarray(observations)
-        if a.shape != o.shape:
-            raise ValueError(
-                f"actions and observations must have equal length; got {a.shape} and {o.shape}"
-            )
-        if a.ndim != ndim:
-            raise ValueError(
-                f"actions and observations must be {ndim}-d integer sequences; got shape {a.shape}"
-            )
-        for arr, name, upper in ((a, "actions", self.A), (o, "observations", self.n_observations)):
-            if arr.size and not np.issubdtype(arr.dtype, np.integer):
-                raise ValueError(f"{name} must be integers; got dtype {arr.dtype}")
-            bad = (arr < 0) | (arr >= upper)
-            if bad.any():
-                idx = tuple(int(i) for i in np.argwhere(bad)[0])
-                raise ValueError(f"{name}{list(idx)} = {arr[idx]} is not in [0, {upper})")
-        return (
-            np.ascontiguousarray(a, dtype=np.int64),
-            np.ascontiguousarray(o, dtype=np.int64),
-        )
+    def _check_history(self, actions, observations) -> tuple[np.ndarray, np.ndarray]:
+        return check_history(actions, observations, self.A, self.n_observations)
 
 
 def open_loop_actions(n_episodes, horizon: int, n_actions: int, actions, action_probs):
@@ -456,3 +419,50 @@ def open_loop_actions(n_episodes, horizon: int, n_actions: int, actions, action_
     if probs.shape != (n_actions,):
         raise ValueError(f"action_probs must have shape ({n_actions},); got {probs.shape}")
     return fixed, probs
+
+
+def check_history(actions, observations, n_actions: int, n_obs: int, ndim: int = 1):
+    """``(actions, observations)`` as contiguous int64 arrays of equal ``ndim``-d shape,
+    with every action in ``[0, n_actions)`` and observation in ``[0, n_obs)``."""
+    a = np.asarray(actions)
+    o = np.asarray(observations)
+    if a.shape != o.shape:
+        raise ValueError(
+            f"actions and observations must have equal length; got {a.shape} and {o.shape}"
+        )
+    if a.ndim != ndim:
+        raise ValueError(
+            f"actions and observations must be {ndim}-d integer sequences; got shape {a.shape}"
+        )
+    for arr, name, upper in ((a, "actions", n_actions), (o, "observations", n_obs)):
+        if arr.size and not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"{name} must be integers; got dtype {arr.dtype}")
+        bad = (arr < 0) | (arr >= upper)
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{name}{list(idx)} = {arr[idx]} is not in [0, {upper})")
+    return np.ascontiguousarray(a, dtype=np.int64), np.ascontiguousarray(o, dtype=np.int64)
+
+
+def check_history_batch(actions, observations, lengths, n_actions: int, n_obs: int):
+    """A batch of ``(N, L)`` histories and per-row ``lengths`` (default ``L``), validated."""
+    a = np.asarray(actions)
+    o = np.asarray(observations)
+    if a.ndim != 2 or a.shape != o.shape:
+        raise ValueError(
+            f"actions and observations must be (N, L) arrays of equal shape; "
+            f"got {a.shape} and {o.shape}"
+        )
+    a, o = check_history(a, o, n_actions, n_obs, ndim=2)
+    N, L = a.shape
+    if lengths is None:
+        return a, o, np.full(N, L, dtype=np.int64)
+    lengths = np.asarray(lengths)
+    if (
+        lengths.shape != (N,)
+        or not np.issubdtype(lengths.dtype, np.integer)
+        or (lengths < 0).any()
+        or (lengths > L).any()
+    ):
+        raise ValueError(f"lengths must be {N} integers in [0, {L}]")
+    return a, o, lengths.astype(np.int64)

@@ -97,7 +97,7 @@ from mdplab.models._validation import (
     check_horizon,
     freeze,
 )
-from mdplab.models.pomdp import POMDP, open_loop_actions
+from mdplab.models.pomdp import POMDP, check_history, check_history_batch, open_loop_actions
 
 __all__ = ["PSR", "PSRTrajectories", "WellConditioning"]
 
@@ -668,26 +668,9 @@ class PSR:
         ``lengths[i]`` (default ``L``) is the number of valid steps of row ``i``;
         the batch log-likelihood is the sum of the result (rows in parallel).
         """
-        a = np.asarray(actions)
-        o = np.asarray(observations)
-        if a.ndim != 2 or a.shape != o.shape:
-            raise ValueError(
-                f"actions and observations must be (N, L) arrays of equal shape; "
-                f"got {a.shape} and {o.shape}"
-            )
-        a, o = self._check_history(a, o, ndim=2)
-        if lengths is None:
-            lengths = np.full(a.shape[0], a.shape[1], dtype=np.int64)
-        else:
-            lengths = np.asarray(lengths)
-            if (
-                lengths.shape != (a.shape[0],)
-                or not np.issubdtype(lengths.dtype, np.integer)
-                or (lengths < 0).any()
-                or (lengths > a.shape[1]).any()
-            ):
-                raise ValueError(f"lengths must be {a.shape[0]} integers in [0, {a.shape[1]}]")
-            lengths = lengths.astype(np.int64)
+        a, o, lengths = check_history_batch(
+            actions, observations, lengths, self.A, self.n_observations
+        )
         return batch_log_probability(self.psi0, self.M, self.W, a, o, lengths)
 
     def predictive_state(self, actions, observations) -> np.ndarray:
@@ -806,28 +789,8 @@ class PSR:
         )
 
     # ------------------------------------------------------------ checks
-    def _check_history(self, actions, observations, ndim=1) -> tuple[np.ndarray, np.ndarray]:
-        a = np.asarray(actions)
-        o = np.asarray(observations)
-        if a.shape != o.shape:
-            raise ValueError(
-                f"actions and observations must have equal length; got {a.shape} and {o.shape}"
-            )
-        if a.ndim != ndim:
-            raise ValueError(
-                f"actions and observations must be {ndim}-d integer sequences; got shape {a.shape}"
-            )
-        for arr, name, upper in ((a, "actions", self.A), (o, "observations", self.n_observations)):
-            if arr.size and not np.issubdtype(arr.dtype, np.integer):
-                raise ValueError(f"{name} must be integers; got dtype {arr.dtype}")
-            bad = (arr < 0) | (arr >= upper)
-            if bad.any():
-                idx = tuple(int(i) for i in np.argwhere(bad)[0])
-                raise ValueError(f"{name}{list(idx)} = {arr[idx]} is not in [0, {upper})")
-        return (
-            np.ascontiguousarray(a, dtype=np.int64),
-            np.ascontiguousarray(o, dtype=np.int64),
-        )
+    def _check_history(self, actions, observations) -> tuple[np.ndarray, np.ndarray]:
+        return check_history(actions, observations, self.A, self.n_observations)
 
 
 def _check_pomdp(pomdp, fn: str) -> None:
