@@ -1,42 +1,16 @@
-"""The learner interface: hyperparameters, ``run`` and the learning curve it returns."""
+"""Compiled tabular online learners on the learner protocol (:class:`Algorithm`)."""
 
 from __future__ import annotations
 
 import math
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from abc import abstractmethod
 
 import numpy as np
 
-from mdplab.kernels.rng import stream_seeds
+from mdplab.algorithms.protocol import Learner, LearningCurve, Trace
 from mdplab.models import TabularMDP
-from mdplab.planning import backward_induction
 
-
-@dataclass(frozen=True)
-class LearningCurve:
-    """Cumulative regret of one learner on one model, for several seeds.
-
-    ``regret[i, j]`` is ``sum_{k <= episodes[j]} (V*_0(init) - V^{pi_k}_0(init))``:
-    the exact regret of the policies actually executed (by exact policy
-    evaluation, not from sampled returns). ``realized_regret`` is the same sum
-    with the episode's realized return in place of ``V^{pi_k}``.
-    """
-
-    algorithm: str
-    episodes: np.ndarray
-    regret: np.ndarray
-    realized_regret: np.ndarray
-    optimal_value: float
-    seeds: np.ndarray
-
-    def rows(self, seed_index: int = 0) -> list[dict]:
-        """Tidy rows (one per checkpoint) of one seed, for the result store."""
-        return [
-            {"episode": int(e), "regret": float(r), "realized_regret": float(q)}
-            for e, r, q in zip(self.episodes, self.regret[seed_index],
-                               self.realized_regret[seed_index], strict=True)
-        ]
+__all__ = ["Algorithm", "LearningCurve", "check_stage_dependent"]
 
 
 def _check_number(name, value, low=None, high=None, low_open=False, integer=False):
@@ -61,51 +35,37 @@ def check_stage_dependent(value):
     return value
 
 
-class Algorithm(ABC):
-    """Base class of tabular episodic learners.
+class Algorithm(Learner):
+    """A tabular online learner whose whole loop is one numba kernel.
 
-    Subclasses set ``name``, validate their hyperparameters in ``__init__``
-    and implement ``_run_kernel(P, R, init, H, K, every, seeds, v_star)``
-    returning ``(regret, realized_regret)`` arrays of shape ``(n_seeds, n_ckpt)``.
+    On the protocol of :mod:`mdplab.algorithms.protocol` with
+    ``model_class = TabularMDP``, ``guarantee = "online"`` and the expected
+    return as objective. The kernel plans ``pi_k``, evaluates it exactly by
+    backward recursion over the true model's successor lists
+    (:func:`~mdplab.algorithms.online.policy_value_lists`: the same ``J(pi_k)``
+    the objective computes), plays the episode and updates its statistics,
+    for every seed in ``prange``. Subclasses set ``name``, validate their
+    hyperparameters in ``__init__`` and implement
+    ``_run_kernel(P, R, init, H, K, every, seeds, v_star)`` returning
+    ``(regret, realized_regret)`` arrays of shape ``(n_seeds, n_checkpoints)``.
     """
 
     name = "algorithm"
+    model_class = TabularMDP
+    guarantee = "online"
 
-    def params(self) -> dict:
-        return {}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
-        return f"{type(self).__name__}({args})"
-
-    def run(self, mdp: TabularMDP, episodes: int, *, seed=0, n_seeds: int = 1,
-            checkpoint_every: int | None = None) -> LearningCurve:
-        """Learn for ``episodes`` episodes on ``mdp`` with ``n_seeds`` independent seeds.
-
-        Seeds run in parallel (numba ``prange``); seed stream ``i`` is derived
-        from ``seed`` with SeedSequence, so results do not depend on the
-        thread count. Checkpoints every ``checkpoint_every`` episodes
-        (default ``ceil(episodes / 100)``) and at the last episode.
-        """
-        if not isinstance(mdp, TabularMDP):
-            raise TypeError(f"{self.name} needs a TabularMDP; got {type(mdp).__name__}")
+    def check_model(self, mdp: TabularMDP) -> None:
         if mdp.horizon is None:
             raise ValueError(f"{self.name} learns finite-horizon models; this one is "
                              f"discounted (gamma={mdp.gamma}): use mdp.replace(gamma=None, "
                              "horizon=H)")
-        K = _check_number("episodes", episodes, low=1, integer=True)
-        n = _check_number("n_seeds", n_seeds, low=1, integer=True)
-        every = checkpoint_every if checkpoint_every is not None else max(1, -(-K // 100))
-        every = _check_number("checkpoint_every", every, low=1, integer=True)
+
+    def _learn(self, mdp, K, every, checkpoints, seeds, v_star) -> Trace:
         P = np.ascontiguousarray(mdp.stage_P())
         R = np.ascontiguousarray(mdp.stage_R())
         init = np.ascontiguousarray(mdp.init)
-        v_star = backward_induction(mdp).initial_value
-        seeds = stream_seeds(seed, n)
         regret, realized = self._run_kernel(P, R, init, mdp.horizon, K, every, seeds, v_star)
-        n_ckpt = regret.shape[1]
-        ep = np.minimum(np.arange(1, n_ckpt + 1) * every, K)
-        return LearningCurve(self.name, ep, regret, realized, float(v_star), seeds)
+        return Trace(regret, realized)
 
     @abstractmethod
     def _run_kernel(self, P, R, init, H, K, every, seeds, v_star):

@@ -1,17 +1,21 @@
-"""``check_algorithm``: the conformance suite every tabular learner must pass.
+"""``check_algorithm``: the conformance suite every learner must pass.
 
 Like rlberry's ``check_agent``, it is shipped to users: a new learner is
-checked with ``check_algorithm(MyLearner)`` in its tests. The class declares
+checked with ``check_algorithm(MyLearner)`` in its tests, whatever its model
+class and guarantee. The class declares (see :class:`~mdplab.algorithms.Learner`)
 
-* ``check_kwargs``: hyperparameters that learn quickly on a tiny MDP;
+* ``check_kwargs``: hyperparameters that learn quickly on a tiny instance;
+* ``check_models()``: the tiny instances, ``[(label, model), ...]``;
+* ``check_budget``: the budget the suite learns with;
 * ``invalid_kwargs``: ``(kwargs, message regex)`` pairs that must raise ``ValueError``;
-* ``expect_sublinear``: False for baselines without a regret guarantee.
+* ``expect_progress``: False for baselines without a guarantee.
 """
 
 from __future__ import annotations
 
 import re
 
+import numba
 import numpy as np
 
 from mdplab.models import TabularMDP
@@ -32,42 +36,74 @@ def tiny_mdp(horizon: int = 3, stage_dependent: bool = False) -> TabularMDP:
     return TabularMDP(P, R, horizon=horizon, name="conformance-tiny")
 
 
-def check_algorithm(cls, *, kwargs: dict | None = None, episodes: int = 3000,
-                    n_seeds: int = 2) -> None:
+class _NotAModel:
+    """Stands in for a model of a class no learner accepts."""
+
+
+def _same(a, b) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None
+                                         and np.array_equal(a, b))
+
+
+def check_algorithm(cls, *, kwargs: dict | None = None, budget: int | None = None,
+                    n_seeds: int = 2, episodes: int | None = None) -> None:
     """Raise ``AssertionError`` (with what failed) unless ``cls`` conforms.
 
-    Checks: same seed -> identical curves; different seeds -> different;
-    exact per-episode regret >= 0 (cumulative non-decreasing); regret
-    sublinear on :func:`tiny_mdp` (last third's mean per-episode regret at most
-    half the first third's) unless ``cls.expect_sublinear`` is False; runs on
-    stationary and stage-dependent models; every ``cls.invalid_kwargs`` entry
-    raises ``ValueError`` matching its message. ``kwargs`` update ``cls.check_kwargs``
-    (e.g. to check another variant of the same class).
+    On every instance of ``cls.check_models()``: same seed -> identical curves
+    (exact and realized); different seeds -> different trajectories (the
+    realized curve, or for learners without one the exact curve or the
+    extras: a PAC learner whose output policy is the same for every seed on
+    the tiny instance should report an estimate-dependent extra such as its
+    model error); the same numbers with 1 numba thread as with all of them; the
+    curve has the protocol's shape, axis and metric; the exact metric is
+    non-negative (online: the cumulative regret never decreases). On the first
+    instance, the curve goes the right way unless ``cls.expect_progress`` is
+    False: online, the last third's regret per episode is at most half the
+    first third's; PAC / generative, the last checkpoint's mean metric is at
+    most half the first's (or zero). Every ``cls.invalid_kwargs`` entry raises
+    ``ValueError`` matching its message, and a model of the wrong class raises
+    ``TypeError`` naming the class expected. ``kwargs`` update
+    ``cls.check_kwargs`` (e.g. to check another variant of the same class);
+    ``budget`` (alias ``episodes``) overrides ``cls.check_budget``.
     """
     kwargs = {**getattr(cls, "check_kwargs", {}), **(kwargs or {})}
+    budget = budget if budget is not None else episodes
+    budget = int(budget if budget is not None else getattr(cls, "check_budget", 3000))
     name = cls.__name__
-    for stage_dependent in (False, True):
-        mdp = tiny_mdp(stage_dependent=stage_dependent)
-        a = cls(**kwargs).run(mdp, episodes, seed=11, n_seeds=n_seeds)
-        b = cls(**kwargs).run(mdp, episodes, seed=11, n_seeds=n_seeds)
-        c = cls(**kwargs).run(mdp, episodes, seed=12, n_seeds=n_seeds)
-        label = f"{name} on {'stage-dependent' if stage_dependent else 'stationary'} model"
-        assert np.array_equal(a.regret, b.regret), f"{label}: same seed gave different regret"
-        assert np.array_equal(a.realized_regret, b.realized_regret), \
-            f"{label}: same seed gave different realized regret"
-        assert not np.array_equal(a.realized_regret, c.realized_regret), \
-            f"{label}: different seeds gave identical trajectories"
-        steps = np.diff(np.concatenate([np.zeros((n_seeds, 1)), a.regret], axis=1), axis=1)
-        assert (steps >= -1e-9).all(), f"{label}: negative exact regret {steps.min():.3g}"
-        assert a.regret.shape == (n_seeds, len(a.episodes)) and a.episodes[-1] == episodes
-    if getattr(cls, "expect_sublinear", True):
-        curve = cls(**kwargs).run(tiny_mdp(), episodes, seed=5, n_seeds=n_seeds,
-                                  checkpoint_every=episodes // 3)
-        first = curve.regret[:, 0].mean()
-        last = (curve.regret[:, 2] - curve.regret[:, 1]).mean()
-        assert last <= 0.5 * first, (
-            f"{name}: regret not sublinear on the tiny MDP (first third {first:.3g}, "
-            f"last third {last:.3g})")
+    learner = cls(**kwargs)
+    models = cls.check_models()
+    assert models, f"{name}.check_models() returned no instance"
+    for label_model, model in models:
+        label = f"{name} on {label_model}"
+        a = cls(**kwargs).run(model, budget, seed=11, n_seeds=n_seeds)
+        b = cls(**kwargs).run(model, budget, seed=11, n_seeds=n_seeds)
+        c = cls(**kwargs).run(model, budget, seed=12, n_seeds=n_seeds)
+        assert a.guarantee == learner.guarantee and a.axis == learner.axis \
+            and a.metric == learner.metric, f"{label}: curve axis/metric disagree with the class"
+        assert a.values.shape == (n_seeds, len(a.budget)) and a.budget[-1] == budget, \
+            f"{label}: curve shape {a.values.shape}, last budget {a.budget[-1]}"
+        assert np.all(np.diff(a.budget) > 0), f"{label}: budget checkpoints not increasing"
+        assert np.array_equal(a.values, b.values), f"{label}: same seed gave different curves"
+        assert _same(a.realized, b.realized), f"{label}: same seed gave different realized curves"
+        for key in a.extras:
+            assert np.array_equal(a.extras[key], b.extras[key]), \
+                f"{label}: same seed gave different {key}"
+        if a.realized is not None:
+            differs = not np.array_equal(a.realized, c.realized)
+        else:
+            differs = not np.array_equal(a.values, c.values) or any(
+                not np.array_equal(a.extras[k], c.extras[k]) for k in a.extras)
+        assert differs, f"{label}: different seeds gave identical results"
+        assert np.all(np.isfinite(a.values)), f"{label}: non-finite {a.metric}"
+        if a.guarantee == "online":
+            steps = np.diff(np.concatenate([np.zeros((n_seeds, 1)), a.values], axis=1), axis=1)
+            assert (steps >= -1e-9).all(), f"{label}: negative exact regret {steps.min():.3g}"
+        else:
+            assert (a.values >= -1e-9).all(), \
+                f"{label}: negative exact {a.metric} {a.values.min():.3g}"
+        _check_threads(cls, kwargs, model, budget, n_seeds, a, label)
+    if getattr(cls, "expect_progress", True):
+        _check_progress(cls, kwargs, models[0][1], budget, n_seeds, name)
     for bad, pattern in getattr(cls, "invalid_kwargs", ()):
         try:
             cls(**{**kwargs, **bad})
@@ -75,3 +111,44 @@ def check_algorithm(cls, *, kwargs: dict | None = None, episodes: int = 3000,
             assert re.search(pattern, str(exc)), f"{name}({bad}): message {exc!s} lacks {pattern}"
         else:
             raise AssertionError(f"{name}({bad}) was accepted; expected ValueError")
+    classes = learner.model_class if isinstance(learner.model_class, tuple) \
+        else (learner.model_class,)
+    try:
+        learner.run(_NotAModel(), budget)
+    except TypeError as exc:
+        assert any(c.__name__ in str(exc) for c in classes), \
+            f"{name}: wrong-model message {exc!s} does not name {classes[0].__name__}"
+    else:
+        raise AssertionError(f"{name} accepted a model of the wrong class")
+
+
+def _check_threads(cls, kwargs, model, budget, n_seeds, reference, label) -> None:
+    """The curve with one numba thread equals the curve with all of them."""
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = cls(**kwargs).run(model, budget, seed=11, n_seeds=n_seeds)
+    finally:
+        numba.set_num_threads(before)
+    assert np.array_equal(one.values, reference.values) and _same(one.realized,
+                                                                  reference.realized), \
+        f"{label}: results depend on the thread count (1 vs {before} threads)"
+
+
+def _check_progress(cls, kwargs, model, budget, n_seeds, name) -> None:
+    probe = cls(**kwargs)
+    if probe.guarantee == "online":
+        curve = probe.run(model, budget, seed=5, n_seeds=n_seeds,
+                          checkpoint_every=max(1, -(-budget // 3)))
+        first = curve.values[:, 0].mean()
+        last = (curve.values[:, -1] - curve.values[:, -2]).mean()
+        assert last <= 0.5 * first, (
+            f"{name}: regret not sublinear on the tiny instance (first third {first:.3g}, "
+            f"last third {last:.3g})")
+    else:
+        curve = probe.run(model, budget, seed=5, n_seeds=n_seeds,
+                          checkpoint_every=max(1, -(-budget // 4)))
+        first, last = curve.values[:, 0].mean(), curve.values[:, -1].mean()
+        assert last <= 0.5 * first or last <= 1e-12, (
+            f"{name}: {curve.metric} does not fall with the budget on the tiny instance "
+            f"(first checkpoint {first:.3g}, last {last:.3g})")

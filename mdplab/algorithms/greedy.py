@@ -114,7 +114,7 @@ class Greedy(Algorithm):
 
     name = "greedy"
     check_kwargs = {"epsilon": 0.0}
-    expect_sublinear = False  # no guarantee: it may lock onto a suboptimal policy
+    expect_progress = False  # no guarantee: it may lock onto a suboptimal policy
     invalid_kwargs = (
         ({"epsilon": -0.1}, "epsilon must be >= 0"),
         ({"epsilon": 1.5}, "epsilon must be <= 1"),
