@@ -16,6 +16,22 @@ store root) and write their results to the store themselves, atomically.
 The integer handed to the run function comes from a ``numpy.random.SeedSequence``
 keyed by the cell and the seed index, so results are bitwise identical on any
 backend and any number of workers.
+
+That also needs every run's numbers to be independent of the threads it gets,
+which differ between setups: a local worker has ``cores // jobs`` numba threads
+and, unless told otherwise, a BLAS pool as wide as the machine; a Dask worker
+is single-threaded (and Dask starts its workers with ``OPENBLAS_NUM_THREADS=1``);
+``mdplab run`` runs in the calling process with all its threads. Numba's
+kernels write one output per loop index (no reductions across ``prange``
+iterations), so their results do not depend on the thread count. BLAS/LAPACK
+calls do: a multi-threaded OpenBLAS LU factorisation (``np.linalg.solve``, as in
+policy iteration's policy evaluation, from ~100 states on) orders its updates
+differently and changes the last bits. :func:`run_once` therefore runs every
+run with BLAS pinned to one thread (``threadpoolctl``), so a sweep on any
+backend, with any ``jobs``, and ``mdplab run`` all store the results of a plain
+single-threaded call. BLAS libraries are limited when the run starts; one that
+a run loads for the first time mid-run is not (numpy's and scipy's are loaded
+beforehand).
 """
 
 from __future__ import annotations
@@ -70,11 +86,24 @@ class SweepReport:
 
 
 def run_once(experiment: Experiment, params: dict, seed: int):
-    """Call the run function for one (cell, seed) and return its rows as a DataFrame."""
+    """Call the run function for one (cell, seed) and return its rows as a DataFrame.
+
+    The run sees single-threaded BLAS/LAPACK (see the module docstring), so its
+    numbers are the same whatever process or worker calls it.
+    """
     import pandas as pd
 
-    rows = experiment.run(dict(params), derive_seed(experiment, params, seed))
+    with single_threaded_blas():
+        rows = experiment.run(dict(params), derive_seed(experiment, params, seed))
     return rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+
+
+def single_threaded_blas():
+    """Context manager: every loaded BLAS/LAPACK library runs on one thread inside it."""
+    import scipy.linalg  # noqa: F401  (load scipy's BLAS too, so that it is limited)
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def execute(task: Task) -> dict:
