@@ -26,7 +26,7 @@ import numpy as np
 
 from mdplab import envs
 from mdplab.algorithms import ALGORITHMS
-from mdplab.lab import Experiment, Param, PlotSpec
+from mdplab.lab import Experiment, Param, PlotSpec, RateClaim
 
 ENVS = ("riverswim", "chain", "gridworld", "garnet", "lower-bound")
 ALGOS = tuple(ALGORITHMS)
@@ -123,6 +123,38 @@ EXPERIMENTS = [
                 xlabel="episodes K", ylabel="regret after K episodes (mean, 95% CI)",
             ),
         ),
+        rates=tuple(
+            RateClaim(
+                name=name, x="episode", y="regret", by=("env", "algorithm"),
+                where={"env": ("riverswim", "chain", "gridworld", "garnet"),
+                       "algorithm": algos},
+                fit_decades=1.0, claimed=0.5, kind="upper", source=source,
+            )
+            for name, algos, source in (
+                ("ucbvi-regret-vs-k", ("ucbvi-ch", "ucbvi-bf"),
+                 "Azar et al. 2017 (UCBVI, homogeneous P): CH O~(H sqrt(SAT) + H^2 S^2 A), "
+                 "BF O~(sqrt(HSAT) + H sqrt(T) + H^2 S^2 A), T = KH: sqrt(K) after burn-in"),
+                ("mvp-regret-vs-k", ("mvp",),
+                 "Zhang, Ji, Du 2021 (MVP): O~((sqrt(SAK) + S^2 A) polylog H); per-step "
+                 "rewards ([ZCLD24] Table 1): sqrt(SAH^3 K) + S^2 A H^2: sqrt(K)"),
+                ("qlearning-regret-vs-k", ("qlearning-ucb-h", "qlearning-ucb-b"),
+                 "Jin et al. 2018 (Q-learning-UCB): Hoeffding O(sqrt(H^4 S A T iota)), "
+                 "Bernstein O(sqrt(H^3 S A T iota) + sqrt(H^9 S^3 A^3) iota^2): sqrt(K)"),
+                ("psrl-regret-vs-k", ("psrl",),
+                 "Osband, Russo, Van Roy 2013 Thm 1 (PSRL): Bayesian E[regret] = "
+                 "O(H S sqrt(A T log(SAT))): sqrt(K); averaged over a prior, not per instance"),
+            )
+        ) + (
+            RateClaim(
+                name="lower-bound-regret-vs-k", x="episodes", y="regret", by="algorithm",
+                where={"env": "lower-bound", "final": True,
+                       "algorithm": ("ucbvi-bf", "mvp", "psrl")},
+                claimed=0.5, kind="match",
+                source="minimax lower bound Omega(sqrt(S A H^3 K)) (Domingues et al. 2021; "
+                       "[ZCLD24] Table 1) on its hard family (gap sqrt(SA/K)), matched by the "
+                       "algorithms' sqrt(K) upper bounds: regret ~ K^0.5",
+            ),
+        ),
     ),
     Experiment(
         name="regret-vs-horizon",
@@ -143,6 +175,25 @@ EXPERIMENTS = [
             title="Regret after K episodes vs H, episode reward <= 1 (RiverSwim)",
             xlabel="horizon H", ylabel="final regret (mean, 95% bootstrap CI)",
         ),),
+        rates=(
+            RateClaim(
+                name="mvp-horizon-free", x="horizon", y="regret", by="algorithm",
+                where={"final": True, "normalize": True, "algorithm": ("mvp",)},
+                claimed=0.0, kind="upper",
+                source="Zhang, Ji, Du 2021 (original MVP; homogeneous P, episode reward <= 1): "
+                       "O~((sqrt(SAK) + S^2 A) polylog H): no power of H (a polylog still "
+                       "has a small positive log-log slope at finite H)",
+            ),
+            RateClaim(
+                name="ucbvi-regret-vs-h", x="horizon", y="regret", by="algorithm",
+                where={"final": True, "normalize": True,
+                       "algorithm": ("ucbvi-ch", "ucbvi-bf")},
+                claimed=0.5, kind="upper",
+                source="Azar et al. 2017 with rewards / H: CH H sqrt(SAT) / H = sqrt(SAHK), "
+                       "BF H sqrt(T) / H = sqrt(HK): H^0.5 (leading sqrt(K) terms; the "
+                       "burn-in H S^2 A term grows like H)",
+            ),
+        ),
     ),
     Experiment(
         name="regret-vs-states",
@@ -161,5 +212,22 @@ EXPERIMENTS = [
             theory_label="sqrt(S)", title="Regret after K episodes vs S (Garnet, A=2)",
             xlabel="states S", ylabel="final regret (mean, 95% bootstrap CI)",
         ),),
+        rates=(
+            RateClaim(
+                name="minimax-regret-vs-s", x="n_states", y="regret", by="algorithm",
+                where={"final": True, "env": "garnet", "algorithm": ("ucbvi-bf", "mvp")},
+                claimed=0.5, kind="upper",
+                source="UCBVI-BF O~(sqrt(HSAT)) (Azar et al. 2017), MVP O~(sqrt(SAH^3 K)) "
+                       "([ZJD21], [ZCLD24]): S^0.5 (leading term; the burn-in S^2 A term "
+                       "grows like S^2)",
+            ),
+            RateClaim(
+                name="psrl-regret-vs-s", x="n_states", y="regret", by="algorithm",
+                where={"final": True, "env": "garnet", "algorithm": ("psrl",)},
+                claimed=1.0, kind="upper",
+                source="Osband, Russo, Van Roy 2013 Thm 1: Bayesian E[regret] = "
+                       "O(H S sqrt(A T log(SAT))): S^1 (Bayesian, not per instance)",
+            ),
+        ),
     ),
 ]

@@ -1,4 +1,4 @@
-"""The ``mdplab`` command: list, run, sweep, status, plot and figures.
+"""The ``mdplab`` command: list, run, sweep, status, plot, rates and figures.
 
 Exit codes: 0 success; 1 some runs failed; 2 bad input (one-line message).
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from mdplab.lab.errors import LabError
@@ -56,6 +57,10 @@ def _store(args):
 
 
 # ------------------------------------------------------------------ commands
+def _fmt_grid(grid) -> str:
+    return "  ".join(f"{k}={v}" for k, v in grid.items()) or "(defaults only)"
+
+
 def cmd_list(args) -> int:
     from mdplab.lab.registry import all_experiments
 
@@ -67,15 +72,24 @@ def cmd_list(args) -> int:
             "params": [{"name": p.name, "kind": p.kind, "default": p.default,
                         "allowed": p.allowed, "help": p.help} for p in e.params],
             "plots": [s.name for s in e.plots],
+            "rates": [r.to_dict() for r in e.rates],
         } for e in exps.values()]
         print(json.dumps(blob, indent=2, default=str))
         return 0
     for e in exps.values():
         print(f"{e.name}  (v{e.version}, {e.seeds} seeds)  {e.description}")
+        single = e.grid if isinstance(e.grid, Mapping) else None
         for p in e.params:
-            grid = e.grid.get(p.name)
+            grid = single.get(p.name) if single is not None else None
             sweep = f"  grid: {grid}" if grid else ""
             print(f"    {p.name} = {p.default!r:<10} {p.allowed}{sweep}  {p.help}")
+        if single is None:
+            subs = list(e.grid)
+            print(f"    grid: union of {len(subs)} sub-grids")
+            for i, sub in enumerate(subs, 1):
+                print(f"      [{i}] {_fmt_grid(sub)}")
+        for r in e.rates:
+            print(f"    rate {r.name}: {r.describe()}")
     return 0
 
 
@@ -202,17 +216,63 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_rates(args) -> int:
+    from mdplab.lab.rates import check_rates, format_table, records
+    from mdplab.lab.registry import get_experiment
+
+    exp = get_experiment(args.name)
+    cells, _ = _grid_and_seeds(exp, _split_overrides(args.overrides), args.quick)
+    store = _store(args)
+    table = check_rates(exp, store, cells)
+    if args.json:
+        print(json.dumps(records(table), indent=2, default=str))
+        return 0
+    if table.empty:
+        print(f"{exp.name}: no theorem rates declared")
+        return 0
+    print(f"{exp.name} (v{exp.version}) in {store.root}: theorem rates, claimed vs fitted "
+          "log-log slope (95% CI over every seed's points)")
+    print(format_table(table))
+    return 0
+
+
+def _rates_section(tables, quick: str) -> list[str]:
+    from mdplab.lab.rates import format_table
+
+    lines = [
+        "## Theorem rates: claimed vs fitted",
+        "",
+        "Each experiment declares the log-log rates its theorems claim (`Experiment.rates`); "
+        "the slope is fitted on every seed's points with a t-based 95% CI. Verdicts: "
+        "`consistent` (the CI contains the claim), `better` (CI below an upper bound), "
+        "`below` (CI below a rate to match), `worse` (CI above), `no data`. The fit covers "
+        "the swept range only, burn-in and log factors included.",
+        "",
+    ]
+    for exp, table in tables:
+        lines += [f"### {exp.name}", "", f"Command: `mdplab rates {exp.name}{quick}`", "",
+                  format_table(table, markdown=True), ""]
+        for claim in exp.rates:
+            lines.append(f"- `{claim.name}`: {claim.describe()}. {claim.source}")
+        lines.append("")
+    return lines
+
+
 def cmd_figures(args) -> int:
-    from mdplab.lab.registry import all_experiments
+    from mdplab.lab.rates import check_rates
+    from mdplab.lab.registry import all_experiments, get_experiment
     from mdplab.lab.runner import sweep
 
     out = Path(args.out) if args.out else FIGURES_DIR
-    out.mkdir(parents=True, exist_ok=True)
     store = _store(args)
     quick = " --quick" if args.quick else ""
+    exps = [get_experiment(n) for n in args.names] if args.names \
+        else list(all_experiments().values())
+    out.mkdir(parents=True, exist_ok=True)
     entries = []
+    tables = []
     status = 0
-    for exp in all_experiments().values():
+    for exp in exps:
         specs = [s for s in exp.plots if s.paper_figure]
         if not specs:
             continue
@@ -232,6 +292,8 @@ def cmd_figures(args) -> int:
         for info in made:
             entries.append((exp, info))
             print(f"{info['spec'].name}: " + ", ".join(info["files"]))
+        if exp.rates:
+            tables.append((exp, check_rates(exp, store, cells)))
     lines = [
         "# Paper figures",
         "",
@@ -240,6 +302,8 @@ def cmd_figures(args) -> int:
         "A single figure: the `sweep` then `plot` commands listed with it.",
         "",
     ]
+    if tables:
+        lines += _rates_section(tables, quick)
     for exp, info in entries:
         spec = info["spec"]
         lines += [
@@ -277,7 +341,8 @@ def _add_grid(p):
 
 def _add_exec(p):
     p.add_argument("--jobs", type=int, help="worker processes (default: all cores)")
-    p.add_argument("--backend", choices=("local", "dask"), default="local")
+    p.add_argument("--backend", choices=("local", "dask", "inline"), default="local",
+                   help="worker processes (local), a Dask cluster, or this process (inline)")
     p.add_argument("--address", help="dask scheduler address, e.g. tcp://HOST:8786")
     p.add_argument("--timeout", type=float, help="per-run time limit in seconds")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -304,7 +369,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_grid(p)
     p.add_argument("--out", help="output file (stem, .png or .pdf)")
     p.set_defaults(fn=cmd_plot)
+    p = sub.add_parser("rates", help="theorem rates: claimed vs fitted log-log slopes")
+    _add_grid(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_rates)
     p = sub.add_parser("figures", help="regenerate every paper figure")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="only these experiments (default: every registered one)")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", help=f"output folder (default: {FIGURES_DIR})")
     _add_store(p)

@@ -31,6 +31,7 @@ SETUPS = {
     "local-2": dict(backend="local", jobs=2),
     "dask-1": dict(backend="dask", jobs=1),
     "dask-2": dict(backend="dask", jobs=2),
+    "inline": dict(backend="inline"),
 }
 TIMING = ("elapsed", "time_s", "wall_s", "seconds")
 

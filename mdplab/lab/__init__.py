@@ -11,6 +11,7 @@ _WHERE = {
     "LabError": "errors",
     "Param": "params", "parse_seeds": "params",
     "PlotSpec": "plots", "render": "plots",
+    "RateClaim": "rates", "check_rates": "rates",
     "Experiment": "registry", "all_experiments": "registry", "get_experiment": "registry",
     "register": "registry",
     "SweepReport": "runner", "derive_seed": "runner", "run_once": "runner", "sweep": "runner",

@@ -21,6 +21,7 @@ from pathlib import Path
 from mdplab.lab.errors import LabError
 from mdplab.lab.params import Param
 from mdplab.lab.plots import PlotSpec
+from mdplab.lab.rates import RateClaim
 
 RunFunction = Callable[[dict, int], object]
 
@@ -48,6 +49,9 @@ class Experiment:
     version : str
         Bump when the run function's output changes: stored results of other
         versions are ignored (they are keyed by it).
+    rates : tuple of RateClaim
+        The log-log rates the experiment's theorems claim; ``mdplab rates NAME``
+        fits them on the stored results (:func:`mdplab.lab.rates.check_rates`).
     """
 
     name: str
@@ -59,6 +63,7 @@ class Experiment:
     quick: Mapping = field(default_factory=dict)
     plots: tuple[PlotSpec, ...] = ()
     version: str = "1"
+    rates: tuple[RateClaim, ...] = ()
 
     def __post_init__(self):
         names = [p.name for p in self.params]
@@ -71,6 +76,34 @@ class Experiment:
         for preset in (self.grid, self.quick.get("grid", {})):
             for sub in _subgrids(preset):
                 self.check_grid(sub)
+        object.__setattr__(self, "rates", tuple(self.rates))
+        self._check_rates()
+
+    def _check_rates(self) -> None:
+        seen = set()
+        params = self.param_map
+        for claim in self.rates:
+            if not isinstance(claim, RateClaim):
+                raise ValueError(f"experiment {self.name}: rates must be RateClaim objects; "
+                                 f"got {type(claim).__name__}")
+            if claim.name in seen:
+                raise ValueError(f"experiment {self.name}: rate name {claim.name!r} is "
+                                 "declared twice")
+            seen.add(claim.name)
+            for col in (claim.x, claim.y):
+                if col in params and params[col].kind not in ("int", "float"):
+                    raise ValueError(f"experiment {self.name}, rate {claim.name}: column "
+                                     f"{col!r} is a {params[col].kind} parameter; a log-log "
+                                     "slope needs a numeric column")
+            for key, value in claim.where.items():
+                if key not in params:
+                    continue  # an output column: checked against the stored rows
+                for v in value if isinstance(value, tuple) else (value,):
+                    try:
+                        params[key].validate(v)
+                    except LabError as exc:
+                        raise ValueError(f"experiment {self.name}, rate {claim.name}: "
+                                         f"where {exc}") from None
 
     @property
     def param_map(self) -> dict[str, Param]:

@@ -10,6 +10,10 @@ Backends:
   worker processes, or on a running scheduler at ``address``. The time limit
   is soft there (a worker cannot kill its own task): the run is recorded as
   failed when the limit passes and its result, if it ever finishes, is dropped.
+* ``inline``: one run after another in the calling process, for notebooks and
+  debugging: experiments registered in the session (``register``) run without
+  an experiment file, and a breakpoint in a run function is reached. The time
+  limit is soft, as under Dask.
 
 Workers receive only names and numbers (experiment name, parameters, seed,
 store root) and write their results to the store themselves, atomically.
@@ -50,7 +54,7 @@ from mdplab.lab.errors import LabError
 from mdplab.lab.registry import Experiment, get_experiment
 from mdplab.lab.store import ResultStore, cell_key
 
-BACKENDS = ("local", "dask")
+BACKENDS = ("local", "dask", "inline")
 
 
 def derive_seed(experiment: Experiment, params: dict, seed: int) -> int:
@@ -213,7 +217,11 @@ def sweep(
                         remaining=len(tasks) - report.done - len(report.failed))
 
     try:
-        if backend == "local":
+        if backend == "inline":
+            for task in tasks:
+                soft = Task(task.experiment, task.params, task.seed, task.root, timeout)
+                record(task, execute(soft))
+        elif backend == "local":
             _run_local(tasks, jobs, threads, timeout, store, experiment, record)
         else:
             _run_dask(tasks, jobs, threads, timeout, address, store, experiment, record)

@@ -70,7 +70,8 @@ class SlopeFit:
 def loglog_slope(x, y, confidence: float = 0.95) -> SlopeFit:
     """Slope of ``y`` against ``x`` on log-log axes, with a t-based CI.
 
-    Uses every positive point (all seeds), so the CI reflects seed spread.
+    Uses every positive point (all seeds), so the CI reflects seed spread. An
+    exactly constant ``y`` gives slope 0 with a zero-width CI (and ``r2`` NaN).
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -78,6 +79,8 @@ def loglog_slope(x, y, confidence: float = 0.95) -> SlopeFit:
     lx, ly = np.log(x[keep]), np.log(y[keep])
     if lx.size < 3 or np.ptp(lx) == 0:
         raise ValueError("a log-log slope needs at least 3 positive points at 2+ distinct x")
+    if np.ptp(ly) == 0:  # exactly flat (e.g. regret that stopped growing): zero residuals
+        return SlopeFit(0.0, float(ly[0]), 0.0, 0.0, float("nan"), int(lx.size))
     fit = stats.linregress(lx, ly)
     t = stats.t.ppf(0.5 + confidence / 2, lx.size - 2)
     return SlopeFit(float(fit.slope), float(fit.intercept), float(fit.slope - t * fit.stderr),
