@@ -22,7 +22,14 @@ from mdplab.models.global_local import (
     compositions,
     count_space_size,
 )
-from mdplab.planning import evaluate_policy, policy_iteration
+from mdplab.planning import (
+    evaluate_policy,
+    global_local_evaluate,
+    global_local_evaluate_subsample,
+    global_local_optimal_values,
+    global_local_solve,
+    policy_iteration,
+)
 
 
 def random_system(seed, n, S_g=2, A_g=2, S_l=3, gamma=0.8, per_agent_init=False):
@@ -103,7 +110,7 @@ def test_count_optimum_equals_joint_optimum(key):
     assert count.initial_value == pytest.approx(joint.initial_value, abs=1e-8)
     assert system.initial_value(count) == pytest.approx(joint.initial_value, abs=1e-8)
     if not count_mdp.is_sparse:  # certified value iteration through the public helper
-        vi = system.optimal_values(eps=1e-9)
+        vi = global_local_optimal_values(system, eps=1e-9)
         np.testing.assert_allclose(vi.ravel(), count.values, rtol=0, atol=1e-8)
 
 
@@ -197,11 +204,11 @@ def test_induced_policy_equals_subset_average_and_its_value(seed, n, k, stochast
     brute = brute_force_induced(system, table, k)
     to_count = system.joint_to_count()
     np.testing.assert_allclose(induced.reshape(-1, system.A_g)[to_count], brute, atol=1e-13)
-    exact = system.evaluate_subsample(pi_k, k)
+    exact = global_local_evaluate_subsample(system, pi_k, k)
     joint = evaluate_policy(system.joint_mdp().to_dense(), brute)
     np.testing.assert_allclose(exact.values[to_count], joint.values, rtol=0, atol=1e-8)
     if k == n:  # the full sample sees the true counts: a plain count policy
-        direct = system.evaluate(pi_k)
+        direct = global_local_evaluate(system, pi_k)
         np.testing.assert_allclose(direct.values, exact.values, atol=1e-10)
 
 
@@ -389,3 +396,26 @@ def test_bad_use():
         queueing(2, service_probs=(0.5, 1.2))
     with pytest.raises(ValueError, match=r"arrival_prob must be a probability"):
         queueing(2, arrival_prob=-0.1)
+
+
+def test_methods_are_the_planning_solvers():
+    """The GlobalLocalSystem methods are thin wrappers of mdplab.planning.global_local_*."""
+    system = random_system(12, 3)
+    rng = np.random.default_rng(2)
+    pi = rng.integers(0, system.A_g, size=(system.S_g, system.n_counts))
+    pi_k = rng.integers(0, system.A_g, size=(system.S_g, system.count_space_size(2)))
+    for method in ("auto", "value_iteration", "policy_iteration"):
+        a, b = system.solve(1e-9, method), global_local_solve(system, 1e-9, method)
+        np.testing.assert_array_equal(a.values, b.values)
+        assert a.method == b.method
+    np.testing.assert_array_equal(system.optimal_values(), global_local_optimal_values(system))
+    np.testing.assert_array_equal(
+        system.evaluate(pi).values, global_local_evaluate(system, pi).values
+    )
+    np.testing.assert_array_equal(
+        system.evaluate_subsample(pi_k, 2).values,
+        global_local_evaluate_subsample(system, pi_k, 2).values,
+    )
+    assert "mdplab.planning.global_local_solve" in GlobalLocalSystem.solve.__doc__
+    with pytest.raises(TypeError, match="expected a GlobalLocalSystem"):
+        global_local_solve(system.count_mdp())

@@ -15,7 +15,13 @@ from mdplab.models.grouped import (
     singleton_groups,
 )
 from mdplab.models.tabular import TabularMDP
-from mdplab.planning import backward_induction, evaluate_policy, policy_iteration
+from mdplab.planning import (
+    backward_induction,
+    evaluate_policy,
+    grouped_approximation_loss,
+    grouped_optimal_group_policy,
+    policy_iteration,
+)
 from tests.conftest import random_dense
 
 
@@ -224,7 +230,9 @@ def test_loss_is_exact_against_enumeration(rng):
         lifted.init @ evaluate_policy(lifted, np.array(pi)).values for pi in np.ndindex(3, 3, 3)
     )
     v_star = policy_iteration(mdp).initial_value
-    assert G.approximation_loss() == pytest.approx(v_star - best, abs=1e-10)
+    assert grouped_approximation_loss(G) == pytest.approx(v_star - best, abs=1e-10)
+    pi_g = grouped_optimal_group_policy(G)
+    assert lifted.init @ evaluate_policy(lifted, pi_g).values == pytest.approx(best, abs=1e-12)
 
 
 # ----------------------------------------------------------------- refinement
@@ -407,3 +415,15 @@ def test_bad_group_policies_and_estimator_inputs_are_rejected(rng):
         G.loss_bound(leading=0.0)
     with pytest.raises(AttributeError, match="immutable"):
         G.groups = np.zeros(4)
+
+
+def test_methods_are_the_planning_solvers(rng):
+    """GroupedMDP.approximation_loss / optimal_group_policy wrap mdplab.planning.grouped_*."""
+    for H in (None, 4):
+        G = GroupedMDP(_random_model(rng, H=H), _random_groups(rng, 6, 3))
+        np.testing.assert_array_equal(G.optimal_group_policy(), grouped_optimal_group_policy(G))
+        assert G.approximation_loss() == grouped_approximation_loss(G)
+        assert G.approximation_loss(1.5) == grouped_approximation_loss(G, 1.5)
+    assert "mdplab.planning.grouped_approximation_loss" in GroupedMDP.approximation_loss.__doc__
+    with pytest.raises(TypeError, match="expected a GroupedMDP"):
+        grouped_approximation_loss(G.mdp)

@@ -16,7 +16,16 @@ from mdplab.envs.latent import probe_chain_lmdp, random_latent_mdp
 from mdplab.envs.random_mdp import random_mdp
 from mdplab.models.latent import LatentMDP
 from mdplab.models.tabular import TabularMDP
-from mdplab.planning import backward_induction, evaluate_policy
+from mdplab.planning import (
+    backward_induction,
+    evaluate_policy,
+    latent_best_markov_policy,
+    latent_optimal_value,
+    latent_oracle_value,
+    latent_policy_value,
+    latent_reachable,
+    latent_var_star,
+)
 from mdplab.sampling import EpisodicSimulator
 
 
@@ -203,20 +212,20 @@ def test_markov_policies_against_enumeration():
         )
         values.append(ref)
         if flat[:3] == (0, 1, 1):  # a few direct comparisons of policy_value
-            assert lm.policy_value(pi) == pytest.approx(ref, abs=1e-14)
+            assert latent_policy_value(lm, pi) == pytest.approx(ref, abs=1e-14)
     best = max(values)
     for method in ("enumerate", "branch_and_bound"):
-        sol = lm.best_markov_policy(method=method)
+        sol = latent_best_markov_policy(lm, method=method)
         assert sol.value == pytest.approx(best, abs=1e-12)
-        assert lm.policy_value(sol.policy) == pytest.approx(best, abs=1e-12)
-    assert lm.best_markov_policy(method="enumerate").n_evaluated == 64
+        assert latent_policy_value(lm, sol.policy) == pytest.approx(best, abs=1e-12)
+    assert latent_best_markov_policy(lm, method="enumerate").n_evaluated == 64
     oracle = sum(
         lm.weights[m] * lm.init[m] @ finite_horizon_optimum_by_enumeration(P[m], R[m], 3)
         for m in range(2)
     )
-    assert lm.oracle_value() == pytest.approx(oracle, abs=1e-12)
+    assert latent_oracle_value(lm) == pytest.approx(oracle, abs=1e-12)
     for obs in (False, True):
-        v = lm.optimal_value(observe_rewards=obs)
+        v = latent_optimal_value(lm, observe_rewards=obs)
         assert best - 1e-12 <= v <= oracle + 1e-12
 
 
@@ -382,29 +391,30 @@ def test_probe_chain_closed_forms():
     for q in (1.0, 0.9):
         lm = probe_chain_lmdp(2, H, weights=w, probe_accuracy=q)
         info = max(w[0] * q, w[1] * (1 - q)) + max(w[1] * q, w[0] * (1 - q))
-        markov = lm.best_markov_policy()
+        markov = latent_best_markov_policy(lm)
         assert markov.value == pytest.approx(u * (info + (H - 2) * w.max()), abs=1e-12)
-        assert lm.best_markov_policy(method="enumerate").value == pytest.approx(markov.value)
-        assert lm.optimal_value(observe_rewards=False) == pytest.approx(info, abs=1e-12)
-        assert lm.optimal_value(observe_rewards=True) == pytest.approx(u * (info + H - 2))
-        assert lm.oracle_value() == pytest.approx(1.0)
-        assert markov.value < lm.optimal_value(observe_rewards=False) - 0.1
+        enumerated = latent_best_markov_policy(lm, method="enumerate")
+        assert enumerated.value == pytest.approx(markov.value)
+        assert latent_optimal_value(lm, observe_rewards=False) == pytest.approx(info, abs=1e-12)
+        assert latent_optimal_value(lm, observe_rewards=True) == pytest.approx(u * (info + H - 2))
+        assert latent_oracle_value(lm) == pytest.approx(1.0)
+        assert markov.value < latent_optimal_value(lm, observe_rewards=False) - 0.1
         if q == 1.0:  # the probe reveals m before any reward: belief = oracle
-            assert lm.optimal_value(observe_rewards=False) == pytest.approx(1.0)
-            assert lm.var_star() == 0.0
+            assert latent_optimal_value(lm, observe_rewards=False) == pytest.approx(1.0)
+            assert latent_var_star(lm) == 0.0
         else:
-            assert lm.optimal_value(observe_rewards=True) < 1.0 - 1e-3
-            assert lm.var_star() > 0
+            assert latent_optimal_value(lm, observe_rewards=True) < 1.0 - 1e-3
+            assert latent_var_star(lm) > 0
     # three contexts, random rewarding actions: the gaps persist
     lm = probe_chain_lmdp(3, 4, weights=[0.5, 0.3, 0.2], probe_accuracy=0.8, seed=3)
     assert lm.A == 3 and lm.S == 5
-    markov = lm.best_markov_policy()
+    markov = latent_best_markov_policy(lm)
     # 7 reachable (h, s) pairs (start; 3 signals and c; c; c): 3^7 policies, not 3^20
-    assert lm.reachable().sum() == 7
-    assert lm.best_markov_policy(method="enumerate").n_evaluated == 3**7
+    assert latent_reachable(lm).sum() == 7
+    assert latent_best_markov_policy(lm, method="enumerate").n_evaluated == 3**7
     assert markov.n_evaluated < 3**7
-    b, m = lm.optimal_value(observe_rewards=False), markov.value
-    assert m < b - 0.05 and b < lm.oracle_value() - 0.05
+    b, m = latent_optimal_value(lm, observe_rewards=False), markov.value
+    assert m < b - 0.05 and b < latent_oracle_value(lm) - 0.05
     assert (lm.R.sum(axis=(1, 2, 3)) > 0).all() and lm.R.max() == pytest.approx(1 / 3)
 
 
@@ -538,3 +548,42 @@ def test_from_mdps_mixes_stationary_and_staged_contexts():
     assert lm.oracle_value() == pytest.approx(
         0.3 * backward_induction(a).initial_value + 0.7 * backward_induction(b).initial_value
     )
+
+
+def test_methods_are_the_planning_solvers():
+    """Each LatentMDP method is a thin wrapper of its mdplab.planning.latent_* solver."""
+    import inspect
+
+    import mdplab.models.latent as model_module
+    from mdplab import planning
+    from mdplab.planning import latent as solvers
+
+    lm = small_lmdp(5, M=2, S=2, A=2, H=3, random_init=True)
+    pi = np.random.default_rng(1).integers(0, 2, size=(3, 2))
+    np.testing.assert_array_equal(lm.context_values(pi), planning.latent_context_values(lm, pi))
+    assert lm.policy_value(pi) == planning.latent_policy_value(lm, pi)
+    assert lm.context_optimal() is planning.latent_context_optimal(lm)  # memoised on the model
+    assert lm.oracle_value() == latent_oracle_value(lm)
+    np.testing.assert_array_equal(lm.reachable(), latent_reachable(lm))
+    a = lm.best_markov_policy(method="enumerate")
+    b = latent_best_markov_policy(lm, method="enumerate")
+    assert (a.value, a.n_evaluated) == (b.value, b.n_evaluated)
+    np.testing.assert_array_equal(a.policy, b.policy)
+    for obs in (False, True):
+        bp = lm.solve_belief(observe_rewards=obs)
+        assert bp is planning.latent_solve_belief(lm, observe_rewards=obs)
+        v = latent_optimal_value(lm, observe_rewards=obs)
+        assert lm.optimal_value(observe_rewards=obs) == v
+        assert lm.var_star(observe_rewards=obs) == latent_var_star(lm, observe_rewards=obs)
+        rv, ref = lm.return_variance(bp), planning.latent_return_variance(lm, bp)
+        assert (rv.within, rv.between) == (ref.within, ref.between)
+        np.testing.assert_array_equal(rv.context_variances, ref.context_variances)
+    assert lm.return_variance(pi).total == planning.latent_return_variance(lm, pi).total
+    assert isinstance(a, planning.MarkovSolution)
+    assert model_module.MarkovSolution is planning.MarkovSolution  # old name still works
+    assert model_module.ReturnVariance is planning.ReturnVariance
+    assert model_module.DEFAULT_MAX_NODES == solvers.DEFAULT_MAX_NODES
+    assert planning.BeliefPolicy is model_module.BeliefPolicy
+    sig = inspect.signature(LatentMDP.best_markov_policy)
+    assert list(sig.parameters) == ["self", "method", "max_policies"]
+    assert "mdplab.planning.latent_best_markov_policy" in LatentMDP.best_markov_policy.__doc__

@@ -26,7 +26,13 @@ from mdplab.models.lowrank import (
     LowRankMDP,
     mle_mu,
 )
-from mdplab.planning import backward_induction, policy_iteration, value_iteration
+from mdplab.planning import (
+    backward_induction,
+    lowrank_backward_induction,
+    lowrank_value_iteration,
+    policy_iteration,
+    value_iteration,
+)
 
 
 def assert_same_solution(structured, tabular, atol=1e-10):
@@ -46,7 +52,7 @@ def test_structured_backward_induction_matches_tabular(stage_dependent):
     phi, mu = (m.phi, m.mu) if stage_dependent else (m.phi[None], m.mu[None])
     P = (phi[..., :, None] * mu[:, None, None, :, :]).sum(axis=-2)
     np.testing.assert_allclose(tab.stage_P(), P, atol=1e-15)
-    assert_same_solution(m.backward_induction(), backward_induction(tab))
+    assert_same_solution(lowrank_backward_induction(m), backward_induction(tab))
 
 
 def test_mixed_stage_factors_and_stage_rewards():
@@ -67,7 +73,7 @@ def test_discounted_structured_value_iteration():
     tab = m.to_tabular()
     pi = policy_iteration(tab)
     vi = value_iteration(tab, eps=1e-10)
-    ours = m.value_iteration(eps=1e-10)
+    ours = lowrank_value_iteration(m, eps=1e-10)
     np.testing.assert_allclose(vi.values, pi.values, atol=1e-9)
     np.testing.assert_allclose(ours.values, pi.values, atol=1e-9)
     assert ours.error_bound <= 1e-10 and ours.converged
@@ -439,6 +445,10 @@ def test_other_models_bad_input():
         feature_class(random_lowrank(4, 2, 2, seed=0), 2, kinds=("swap",), seed=0)
     with pytest.raises(ValueError, match=r"discounted.*use value_iteration"):
         LowRankMDP(PHI, MU, R0, gamma=0.9).backward_induction()
+    with pytest.raises(ValueError, match=r"solves discounted models.*use backward_induction"):
+        lowrank_value_iteration(LowRankMDP(PHI, MU, R0, horizon=3))
+    with pytest.raises(TypeError, match="expected a LowRankMDP"):
+        lowrank_backward_induction(LowRankMDP(PHI, MU, R0, horizon=3).to_tabular())
 
 
 def test_models_are_immutable():
@@ -450,3 +460,26 @@ def test_models_are_immutable():
     src = PHI.copy()
     LowRankMDP(src, MU, R0, gamma=0.9)
     src[0, 0, 0] = 0.0  # the caller's array stays writable (the model copied it)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda **kw: random_lowrank(10, 3, 3, seed=3, **kw),
+        lambda **kw: block_mdp(8, 3, 2, seed=4, **kw),
+        lambda **kw: random_linear_mixture(7, 2, 3, seed=5, **kw),
+    ],
+    ids=["lowrank", "block", "linear_mixture"],
+)
+def test_methods_are_the_planning_solvers(make):
+    """model.backward_induction / value_iteration wrap mdplab.planning.lowrank_*, bitwise."""
+    fh, disc = make(horizon=5), make(gamma=0.85)
+    a, b = fh.backward_induction(), lowrank_backward_induction(fh)
+    np.testing.assert_array_equal(a.values, b.values)
+    np.testing.assert_array_equal(a.policy, b.policy)
+    assert a.method == b.method == f"{type(fh).__name__}.backward_induction"
+    a = disc.value_iteration(1e-9, stopping_rule="supnorm")
+    b = lowrank_value_iteration(disc, 1e-9, stopping_rule="supnorm")
+    np.testing.assert_array_equal(a.values, b.values)
+    assert (a.iterations, a.error_bound, a.method) == (b.iterations, b.error_bound, b.method)
+    assert "mdplab.planning.lowrank_backward_induction" in type(fh).backward_induction.__doc__

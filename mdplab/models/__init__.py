@@ -11,6 +11,12 @@
 ``GroupedMDP``           an MDP with a partition of its actions and the grouped MDP
 ``GlobalLocalSystem``    a global agent and n local agents; exact count representation
 =======================  ==============================================================
+
+Models hold data, validation, conversions between representations and samplers;
+they never import :mod:`mdplab.planning`. Exact solvers of family ``X``
+(``mdplab/models/X.py``) live in ``mdplab/planning/X.py``; ``import mdplab`` also
+attaches them to the model classes as methods (see
+:mod:`mdplab.planning._model_methods`).
 """
 
 from mdplab.models._validation import ROW_SUM_TOL

@@ -48,10 +48,16 @@ agents, is the stationary policy on counts
     pi(a | s_g, N) = sum_F Hyp(F; N, k) 1{pi_k(s_g, F) = a},
     Hyp(F; N, k) = prod_x C(N_x, F_x) / C(n, k)   (multivariate hypergeometric),
 
-so its value is computed exactly by a linear solve on the count MDP
-(:meth:`GlobalLocalSystem.evaluate_subsample`). The induced policy is the one of
-SUB-SAMPLE-Q's execution algorithm (structure verified, notation reconstructed
-[R] in the paper notes); its exact evaluation through counts is our design [D].
+(:meth:`GlobalLocalSystem.subsample_policy`), so its value is computed exactly by
+a linear solve on the count MDP. The induced policy is the one of SUB-SAMPLE-Q's
+execution algorithm (structure verified, notation reconstructed [R] in the paper
+notes); its exact evaluation through counts is our design [D].
+
+This module holds the model, its count and joint representations, the
+conversions of policies to counts and the samplers. Exact solvers:
+:mod:`mdplab.planning.global_local` (``V*`` of the count MDP, exact values of
+count and sub-sampled policies); ``import mdplab`` also attaches them as methods
+(``system.solve()``, ``system.evaluate_subsample(pi_k, k)``, ...).
 """
 
 from __future__ import annotations
@@ -1089,31 +1095,7 @@ class GlobalLocalSystem:
             P, R.reshape(-1, A), gamma=self.gamma, init=np.kron(self.init_g, q), name=label
         )
 
-    # ---------------------------------------------------------- exact planning
-    def solve(self, eps: float = 1e-8, method: str = "auto"):
-        """Optimal values of the count MDP: a :class:`~mdplab.planning.PlanningResult`.
-
-        ``method``: ``"auto"`` (:func:`mdplab.planning.solve`), ``"value_iteration"``
-        (certified to ``eps``) or ``"policy_iteration"``. ``values`` is ``V*`` on count
-        states (reshape to ``(S_g, M)``), ``initial_value`` the value of the initial law.
-        """
-        from mdplab import planning
-
-        mdp = self.count_mdp()
-        if method == "auto":
-            return planning.solve(mdp, eps)
-        if method == "value_iteration":
-            return planning.value_iteration(mdp, eps)
-        if method == "policy_iteration":
-            return planning.policy_iteration(mdp)
-        raise ValueError(
-            f"method must be 'auto', 'value_iteration' or 'policy_iteration'; got {method!r}"
-        )
-
-    def optimal_values(self, eps: float = 1e-8) -> np.ndarray:
-        """``V*(s_g, N)`` as an ``(S_g, M)`` array (certified to ``eps``)."""
-        return self.solve(eps).values.reshape(self.S_g, self.n_counts)
-
+    # ----------------------------------------------------- policies on counts
     def initial_value(self, values) -> float:
         """``E[V(s_g, N_0)]`` under the initial law; ``values`` ``(S_g*M,)``, ``(S_g, M)``
         or a PlanningResult of the count MDP."""
@@ -1122,8 +1104,12 @@ class GlobalLocalSystem:
             raise ValueError(f"values must have {self.n_count_states} entries; got {v.size}")
         return float(self.initial_count_distribution() @ v)
 
-    def _count_policy(self, policy, k: int | None = None) -> np.ndarray:
-        """Normalise a policy on counts of ``k`` agents to ``(S_g, M_k, A)`` float."""
+    def count_policy(self, policy, k: int | None = None) -> np.ndarray:
+        """A policy on the counts of ``k`` agents (default ``n``) as ``(S_g, M_k, A_g)`` floats.
+
+        ``policy``: deterministic ``(S_g, M_k)`` / ``(S_g*M_k,)`` integer, or stochastic
+        ``(S_g, M_k, A_g)`` / ``(S_g*M_k, A_g)``; validated (a bad entry is named).
+        """
         M = self.count_space_size(k)
         G, A = self.S_g, self.A_g
         pol = np.asarray(policy)
@@ -1152,20 +1138,6 @@ class GlobalLocalSystem:
         check_probability_rows(pol, "policy")
         return pol
 
-    def evaluate(self, policy):
-        """Exact ``V^pi`` of a policy on count states (a PlanningResult of the count MDP).
-
-        ``policy``: deterministic ``(S_g, M)`` / ``(S_g*M,)`` integer, or stochastic
-        ``(S_g, M, A_g)`` / ``(S_g*M, A_g)``.
-        """
-        from mdplab.planning import evaluate_policy
-
-        pi = self._count_policy(policy)
-        det = np.asarray(policy)
-        if np.issubdtype(det.dtype, np.integer):
-            return evaluate_policy(self.count_mdp(), det.reshape(-1).astype(np.int64))
-        return evaluate_policy(self.count_mdp(), pi.reshape(-1, self.A_g))
-
     def subsample_policy(self, pi_k, k: int) -> np.ndarray:
         """The policy SUB-SAMPLE-Q execution induces on counts, ``(S_g, M, A_g)``.
 
@@ -1177,7 +1149,7 @@ class GlobalLocalSystem:
         k = _check_int(k, "k", 1)
         if k > self.n_agents:
             raise ValueError(f"k = {k} exceeds n_agents = {self.n_agents}")
-        table = self._count_policy(pi_k, k)
+        table = self.count_policy(pi_k, k)
         comps = self.compositions()
         Bf = _float_binomials(self.n_agents)
         max_terms = min(
@@ -1205,13 +1177,6 @@ class GlobalLocalSystem:
         out = np.zeros(Mk)
         out[ranks[:cnt]] = w[:cnt]
         return out
-
-    def evaluate_subsample(self, pi_k, k: int):
-        """Exact value of SUB-SAMPLE-Q execution of ``pi_k`` (see :meth:`subsample_policy`)."""
-        from mdplab.planning import evaluate_policy
-
-        pi = self.subsample_policy(pi_k, k)
-        return evaluate_policy(self.count_mdp(), pi.reshape(-1, self.A_g))
 
     # ----------------------------------------------------------------- sampling
     def reward(self, s_g: int, local_states, a_g: int) -> float:
@@ -1259,7 +1224,7 @@ class GlobalLocalSystem:
         """Simulate the full ``n``-agent system (all ``n + 1`` agents move every step).
 
         ``policy`` acts on, with ``k=None``: the global state only (``(S_g,)`` integer
-        or ``(S_g, A_g)`` float), or the counts of all agents (as in :meth:`evaluate`);
+        or ``(S_g, A_g)`` float), or the counts of all agents (as in :meth:`count_policy`);
         with ``k`` given: a table on the counts of ``k`` agents applied to a fresh
         uniform ``k``-subset each step (SUB-SAMPLE-Q execution, Algorithm 2).
         ``record``: ``"counts"``, ``"locals"``, ``"both"`` or ``"none"``. Episodes start
@@ -1276,13 +1241,13 @@ class GlobalLocalSystem:
             k = _check_int(k, "k", 1)
             if k > n:
                 raise ValueError(f"k = {k} exceeds n_agents = {n}")
-            mode, table = 2, self._count_policy(policy, k)
+            mode, table = 2, self.count_policy(policy, k)
         elif (np.issubdtype(pol.dtype, np.integer) and pol.shape == (G,)) or (
             not np.issubdtype(pol.dtype, np.integer) and pol.shape == (G, A) and self.n_counts > 1
         ):
             mode, table = 0, self._global_policy(pol)
         else:
-            mode, table = 1, self._count_policy(policy)
+            mode, table = 1, self.count_policy(policy)
         init_l = (
             self.init_l
             if self.init_l.ndim == 2

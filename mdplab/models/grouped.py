@@ -33,10 +33,14 @@ body was not available, so the formulas below are the reconstruction of
   is monotone, and ``eps_P <= diam_P <= 2 eps_P`` for any ``nu`` supported on the
   groups, so ``eps_P(finer) <= 2 eps_P(coarser)``.
 
-Also here: the approximation loss ``V*_M - V^{lift pi_g*}_M`` (exact), its bound
-``A(g)`` (note 1.4, [D]), grouping constructors (coefficient intervals, k-means,
-the two trivial groupings) and the generative-model estimator of ``M_g``
+Also here: the bound ``A(g)`` on the approximation loss ``V*_M - V^{lift pi_g*}_M``
+(note 1.4, [D]), grouping constructors (coefficient intervals, k-means, the two
+trivial groupings) and the generative-model estimator of ``M_g``
 (:func:`sample_grouped_model`, note 1.3).
+
+Exact solvers: :mod:`mdplab.planning.grouped` (the optimal group policy and the
+exact approximation loss); ``import mdplab`` also attaches them as methods
+(``grouped.approximation_loss()``, ``grouped.optimal_group_policy()``).
 """
 
 from __future__ import annotations
@@ -511,27 +515,6 @@ class GroupedMDP:
         return GroupDiameter(float(dP.max()), float(dR.max()), dP, dR)
 
     # ------------------------------------------------------------ performance loss
-    def optimal_group_policy(self) -> np.ndarray:
-        """An optimal deterministic policy ``pi_g*`` of the grouped MDP: ``(S,)`` or ``(H, S)``."""
-        return _solve_exact(self.grouped_mdp()).policy
-
-    def approximation_loss(self, optimal_value: float | None = None) -> float:
-        """Exact ``V*_M(init) - V^{lift pi_g*}_M(init)`` with ``pi_g*`` optimal in ``M_g``.
-
-        ``V*`` comes from exact planning (policy iteration, or backward induction for a
-        finite horizon); the lifted policy is evaluated exactly in the original ``M``.
-        Non-negative up to rounding (~1e-12). Pass ``optimal_value = V*_M(init)`` to
-        reuse it across many groupings of one model.
-        """
-        from mdplab.planning import evaluate_policy  # planning sits above models
-
-        if optimal_value is None:
-            best = _solve_exact(self.mdp).initial_value
-        else:
-            best = float(optimal_value)
-        lifted_pi = self.lift_policy(self.optimal_group_policy())
-        return best - evaluate_policy(self.mdp, lifted_pi).initial_value
-
     def loss_bound(self, *, leading: float = 2.0, value_span: float | None = None) -> float:
         """The approximation term ``A(g)`` of note 1.4 ([D]: reconstructed, constants ours).
 
@@ -587,12 +570,6 @@ def _positive_int(value, name: str) -> int:
 
 def _n_stages_P(mdp: TabularMDP) -> int:
     return 1 if mdp.transitions_stationary else mdp.horizon
-
-
-def _solve_exact(mdp: TabularMDP):
-    from mdplab.planning import backward_induction, policy_iteration
-
-    return policy_iteration(mdp) if mdp.discounted else backward_induction(mdp)
 
 
 def _point_mass_weights(reps: np.ndarray, S: int, A: int) -> np.ndarray:

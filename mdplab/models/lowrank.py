@@ -2,8 +2,8 @@
 
 Every model here is a tabular MDP whose transitions have a known factorised
 form. Each is validated once at construction, is immutable, converts exactly to
-a :class:`~mdplab.models.TabularMDP` with ``.to_tabular()`` and has a structured
-exact planner that never forms ``P``.
+a :class:`~mdplab.models.TabularMDP` with ``.to_tabular()`` and exposes a
+structured one-step backup ``q_backup(V, h)`` that never forms ``P``.
 
 * :class:`LowRankMDP` -- ``P_h(s'|s,a) = phi_h(s,a)^T mu_h(s')`` with
   ``phi_h(s,a) in R^d`` and ``mu_h(s') in R^d`` (FLAMBE / Rep-UCB setting);
@@ -36,13 +36,17 @@ linear-MDP norm conventions are the notes' reconstruction of Jin et al. (tagged
 [R]) and are reported, never enforced. The MLE oracle is the EM of note 3.4(d)
 ([D], a workbench design), with a stopping certificate and SQUAREM acceleration
 added here.
+
+Exact solvers: :mod:`mdplab.planning.lowrank` (structured backward induction and
+certified value iteration through ``q_backup``, O(S A d) per stage, returning a
+:class:`~mdplab.planning.PlanningResult`); ``import mdplab`` also attaches them as
+methods (``model.backward_induction()``, ``model.value_iteration(eps)``).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -217,112 +221,6 @@ class _Frozen:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
 
-def _planning_result(*args, **kwargs):
-    # Imported here: mdplab.planning imports mdplab.models, so a module-level import
-    # would be circular once mdplab.models exports this module.
-    from mdplab.planning.result import PlanningResult
-
-    return PlanningResult(*args, **kwargs)
-
-
-def _greedy(Q: np.ndarray):
-    """``(max_a Q, first argmax_a Q)`` over the last axis (ties: the smallest action)."""
-    pi = np.argmax(Q, axis=-1)
-    return np.take_along_axis(Q, pi[..., None], axis=-1)[..., 0], pi.astype(np.int64)
-
-
-def _backward_induction(model, q_backup) -> object:
-    H, S, A = model.horizon, model.S, model.A
-    values = np.zeros((H + 1, S))
-    Q = np.empty((H, S, A))
-    policy = np.empty((H, S), dtype=np.int64)
-    for h in range(H - 1, -1, -1):
-        Q[h] = q_backup(values[h + 1], h)
-        values[h], policy[h] = _greedy(Q[h])
-    return _planning_result(
-        values,
-        Q,
-        policy,
-        H,
-        0.0,
-        f"{type(model).__name__}.backward_induction",
-        "exact recursion over H stages",
-        init=model.init,
-    )
-
-
-def _value_iteration(model, q_backup, eps, max_iter, stopping_rule, V0):
-    """Structured twin of :func:`mdplab.planning.value_iteration` (same certificate)."""
-    if model.gamma is None:
-        raise ValueError(
-            f"value_iteration solves discounted models; this one has horizon={model.horizon}: "
-            "use backward_induction"
-        )
-    eps = float(eps)
-    if not (eps > 0 and math.isfinite(eps)):
-        raise ValueError(f"eps must be a positive number; got {eps}")
-    if stopping_rule not in ("bounds", "supnorm"):
-        raise ValueError(f"stopping_rule must be 'bounds' or 'supnorm'; got {stopping_rule!r}")
-    g, S = model.gamma, model.S
-    if V0 is None:
-        V = np.full(S, float(model.R.min()) / (1.0 - g))
-    else:
-        V = np.array(V0, dtype=np.float64)
-        if V.shape != (S,) or not np.isfinite(V).all():
-            raise ValueError(f"V0 must be a finite array of shape ({S},); got {V.shape}")
-    if max_iter is None:
-        scale = float(np.ptp(model.R)) / (1.0 - g) + float(np.abs(V).max()) + 1.0
-        max_iter = (
-            max(0, math.ceil(math.log(scale / eps) / max(1.0 - g, 1e-12))) + 10 if g > 0 else 2
-        )
-    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-        raise ValueError(f"max_iter must be an integer >= 1; got {max_iter!r}")
-    c = g / (1.0 - g)
-    history = []
-    bound, out, offsets = math.inf, V, (-math.inf, math.inf)
-    t0 = time.perf_counter()
-    it = 0
-    while it < max_iter:
-        TV = q_backup(V, 0).max(axis=1)
-        it += 1
-        delta = TV - V
-        lo, hi = float(delta.min()), float(delta.max())
-        offsets = (c * lo, c * hi)
-        if stopping_rule == "bounds":
-            out, bound = TV + c * 0.5 * (lo + hi), c * 0.5 * (hi - lo)
-        else:
-            out, bound = TV, c * max(abs(lo), abs(hi))
-        history.append(bound)
-        if bound <= eps:
-            break
-        V = TV
-    Q = q_backup(out, 0)
-    _, pi = _greedy(Q)
-    rule = (
-        "MacQueen bounds: ||V - V*|| <= gamma/(1-gamma) span(TV - V)/2"
-        if stopping_rule == "bounds"
-        else "sup-norm: ||TV - V*|| <= gamma/(1-gamma) ||TV - V||"
-    )
-    info = {
-        "bound_history": np.array(history),
-        "bound_offsets": offsets,
-        "time_s": time.perf_counter() - t0,
-        "policy_error_bound": 2.0 * g * bound / (1.0 - g),
-    }
-    return _planning_result(
-        out,
-        Q,
-        pi,
-        it,
-        float(bound),
-        f"{type(model).__name__}.value_iteration",
-        rule,
-        bound <= eps,
-        init=model.init,
-        info=info,
-    )
-
-
 def _tabular(P: np.ndarray, model) -> TabularMDP:
     return TabularMDP(
         P, model.R, gamma=model.gamma, horizon=model.horizon, init=model.init, name=model.name
@@ -333,7 +231,8 @@ def _check_dense_size(n_entries: int, what: str) -> None:
     if n_entries * 8 > _DENSE_LIMIT_BYTES:
         raise ValueError(
             f"{what} would take {n_entries * 8 / 1024**3:.1f} GiB as a dense array; use the "
-            "structured planner (backward_induction / value_iteration) and the direct sampler"
+            "structured planners (mdplab.planning.lowrank_backward_induction / "
+            "lowrank_value_iteration) and the direct sampler"
         )
 
 
@@ -574,38 +473,18 @@ class LowRankMDP(_Frozen):
         mass = np.abs(_staged(self._mu, 2)).sum(axis=-1)
         return float(np.sqrt((mass**2).sum(axis=-1)).max())
 
-    # --------------------------------------------------------------- planning
+    # ------------------------------------------------------- structured backup
     def q_backup(self, V, h: int = 0) -> np.ndarray:
         """``Q_h(s,a) = R_h(s,a) + g * phi_h(s,a)^T (mu_h V)`` in O(S A d + d S), ``(S, A)``.
 
-        ``g`` is the discount (1 for finite horizon). ``P_h`` is never formed.
+        ``g`` is the discount (1 for finite horizon). ``P_h`` is never formed. This
+        one-step backup is the interface the structured planners of
+        :mod:`mdplab.planning.lowrank` use.
         """
         h = _check_stage_index(h, self.horizon)
         V = np.asarray(V, dtype=np.float64)
         g = 1.0 if self.gamma is None else self.gamma
         return self.R_at(h) + g * (self.phi_at(h) @ (self.mu_at(h) @ V))
-
-    def backward_induction(self):
-        """Optimal values of a finite-horizon model, stage by stage from the factors.
-
-        ``V_H = 0``, ``Q_h = R_h + phi_h (mu_h V_{h+1})``, ``V_h = max_a Q_h``,
-        ``pi_h = argmax_a Q_h`` (first maximiser): O(H (S A d + d S)), no ``P``.
-        Returns a :class:`~mdplab.planning.PlanningResult` shaped as
-        :func:`mdplab.planning.backward_induction` (``values (H+1, S)``, ``q (H, S, A)``,
-        ``policy (H, S)``, ``error_bound = 0``).
-        """
-        if self.horizon is None:
-            raise ValueError(
-                f"backward_induction needs a finite-horizon model; this one is discounted "
-                f"(gamma={self.gamma}): use value_iteration"
-            )
-        return _backward_induction(self, self.q_backup)
-
-    def value_iteration(self, eps: float = 1e-8, *, max_iter=None, stopping_rule="bounds", V0=None):
-        """Structured value iteration with the certified stopping of
-        :func:`mdplab.planning.value_iteration` (MacQueen bounds or sup-norm), each
-        sweep costing O(S A d + d S). Discounted models only."""
-        return _value_iteration(self, self.q_backup, eps, max_iter, stopping_rule, V0)
 
     # --------------------------------------------------------------- sampling
     def _sampler_arrays(self):
@@ -986,22 +865,6 @@ class LinearMixtureMDP(_Frozen):
         h = _check_stage_index(h, self.horizon)
         g = 1.0 if self.gamma is None else self.gamma
         return self.R_at(h) + g * (self.value_targeted_features(V) @ self._theta)
-
-    def backward_induction(self):
-        """Finite-horizon optimal values through the value-targeted features
-        (``V_H = 0``, ``Q_h = R_h + phi_{V_{h+1}}^T theta``); shapes as
-        :func:`mdplab.planning.backward_induction`."""
-        if self.horizon is None:
-            raise ValueError(
-                f"backward_induction needs a finite-horizon model; this one is discounted "
-                f"(gamma={self.gamma}): use value_iteration"
-            )
-        return _backward_induction(self, self.q_backup)
-
-    def value_iteration(self, eps: float = 1e-8, *, max_iter=None, stopping_rule="bounds", V0=None):
-        """Value iteration through the value-targeted features, certified as
-        :func:`mdplab.planning.value_iteration`. Discounted models only."""
-        return _value_iteration(self, self.q_backup, eps, max_iter, stopping_rule, V0)
 
     def __repr__(self) -> str:
         kind = f"horizon={self.horizon}" if self.horizon is not None else f"gamma={self.gamma}"

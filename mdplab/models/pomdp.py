@@ -36,6 +36,8 @@ after every step and sums the logs of the normalisers (scaled forward algorithm)
 
 The model is validated once at construction and is immutable; its arrays are
 read-only attributes ``T``, ``O``, ``R``, ``b0``.
+
+Exact solvers: :mod:`mdplab.planning.pomdp`.
 """
 
 from __future__ import annotations

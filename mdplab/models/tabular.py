@@ -45,6 +45,9 @@ from mdplab.models._validation import fmt_index as _fmt_index
 
 _DENSE_LIMIT_BYTES = 2 * 1024**3
 
+POLICY_SUM_TOL = 1e-9
+"""Rows of a stochastic policy must sum to 1 within this tolerance."""
+
 
 @dataclass(frozen=True, slots=True)
 class CSRTransitions:
@@ -434,3 +437,57 @@ class TabularMDP:
         stat = "stationary" if self.stationary else "stage-dependent"
         label = f"{self.name!r}, " if self.name else ""
         return f"TabularMDP({label}S={self.S}, A={self.A}, {kind}, {form}, {stat})"
+
+
+def normalize_policy(mdp: TabularMDP, policy) -> tuple[bool, np.ndarray]:
+    """Validate a policy and give it an explicit stage axis.
+
+    Accepted forms (deterministic policies must have an integer dtype):
+    ``(S,)`` int and ``(S, A)`` float for any model; ``(H, S)`` int and
+    ``(H, S, A)`` float for finite-horizon models. Returns
+    ``(deterministic, array)`` with array ``(n, S)`` int64 or ``(n, S, A)``
+    float64, ``n`` being 1 (stationary) or ``H``. Every evaluator in
+    :mod:`mdplab.planning` and every model sampler validates policies with it.
+    """
+    arr = np.asarray(policy)
+    S, A, H = mdp.S, mdp.A, mdp.horizon
+    if np.issubdtype(arr.dtype, np.integer):
+        if arr.ndim == 1:
+            arr = arr[None]
+        elif not (arr.ndim == 2 and H is not None):
+            raise ValueError(
+                f"a deterministic policy must have shape (S,) = ({S},)"
+                + (f" or (H, S) = ({H}, {S})" if H is not None else "")
+                + f"; got {arr.shape}"
+            )
+        if arr.shape[-1] != S or arr.shape[0] not in (1, H or 1):
+            raise ValueError(f"policy has shape {np.asarray(policy).shape}; S={S}, H={H}")
+        bad = (arr < 0) | (arr >= A)
+        if bad.any():
+            idx = tuple(np.argwhere(bad)[0])
+            where = f"policy[{idx[1]}]" if np.asarray(policy).ndim == 1 else f"policy{list(idx)}"
+            raise ValueError(f"{where} = {arr[idx]} is not an action in [0, {A})")
+        return True, np.ascontiguousarray(arr, dtype=np.int64)
+    if not (np.issubdtype(arr.dtype, np.floating) or arr.dtype == bool):
+        raise ValueError(f"policy must be an integer or float array; got dtype {arr.dtype}")
+    arr = np.asarray(arr, dtype=np.float64)
+    if arr.ndim == 2:
+        arr = arr[None]
+    elif not (arr.ndim == 3 and H is not None):
+        raise ValueError(
+            f"a stochastic policy must have shape (S, A) = ({S}, {A})"
+            + (f" or (H, S, A) = ({H}, {S}, {A})" if H is not None else "")
+            + f"; got {arr.shape} (deterministic policies need an integer dtype)"
+        )
+    if arr.shape[1:] != (S, A) or arr.shape[0] not in (1, H or 1):
+        raise ValueError(f"policy has shape {np.asarray(policy).shape}; S={S}, A={A}, H={H}")
+    if not np.isfinite(arr).all() or (arr < 0).any():
+        idx = tuple(np.argwhere(~np.isfinite(arr) | (arr < 0))[0])
+        raise ValueError(f"policy{list(idx)} = {arr[idx]} is not a probability")
+    sums = arr.sum(-1)
+    off = np.abs(sums - 1) > POLICY_SUM_TOL
+    if off.any():
+        h, s = np.argwhere(off)[0]
+        label = f"policy[{s}, :]" if np.asarray(policy).ndim == 2 else f"policy[{h}, {s}, :]"
+        raise ValueError(f"{label} sums to {sums[h, s]:.12g}; must sum to 1")
+    return False, np.ascontiguousarray(arr)

@@ -1,4 +1,5 @@
-"""Exact solvers for known models; every one returns a :class:`PlanningResult`.
+"""Exact solvers and evaluators for known models (the planning layer: above models,
+below algorithms). The MDP solvers return a :class:`PlanningResult`.
 
 * :func:`value_iteration`, :func:`policy_iteration`,
   :func:`modified_policy_iteration`, :func:`solve_lp`: discounted models;
@@ -10,6 +11,27 @@
   vectors, incremental pruning); :func:`pbvi`: point-based VI for discounted
   POMDPs with certified lower and upper bounds; :func:`evaluate_controller`,
   :func:`evaluate_belief_policy`: exact values of POMDP policies.
+
+Structured models, one module per family (named as its model module), every
+function named ``<family>_<quantity>`` and taking the model first:
+
+* :mod:`~mdplab.planning.latent` (:class:`~mdplab.models.LatentMDP`):
+  :func:`latent_context_values`, :func:`latent_policy_value`,
+  :func:`latent_context_optimal`, :func:`latent_oracle_value`,
+  :func:`latent_reachable`, :func:`latent_best_markov_policy`,
+  :func:`latent_solve_belief`, :func:`latent_optimal_value`,
+  :func:`latent_return_variance`, :func:`latent_var_star`;
+* :mod:`~mdplab.planning.global_local` (:class:`~mdplab.models.GlobalLocalSystem`):
+  :func:`global_local_solve`, :func:`global_local_optimal_values`,
+  :func:`global_local_evaluate`, :func:`global_local_evaluate_subsample`;
+* :mod:`~mdplab.planning.grouped` (:class:`~mdplab.models.GroupedMDP`):
+  :func:`grouped_optimal_group_policy`, :func:`grouped_approximation_loss`;
+* :mod:`~mdplab.planning.lowrank` (low-rank, linear, block and linear-mixture
+  MDPs): :func:`lowrank_backward_induction`, :func:`lowrank_value_iteration`.
+
+Each is also a method of its model named without the family prefix
+(``lmdp.best_markov_policy()``, ``system.solve()``), attached by
+:mod:`mdplab.planning._model_methods`: models never import planning.
 
 Value shapes: discounted ``(S,)``; finite horizon ``(H+1, S)`` with
 ``values[H] = 0``.
@@ -23,6 +45,29 @@ from mdplab.planning.discounted import (
 )
 from mdplab.planning.evaluation import evaluate_policy
 from mdplab.planning.finite_horizon import backward_induction
+from mdplab.planning.global_local import (
+    global_local_evaluate,
+    global_local_evaluate_subsample,
+    global_local_optimal_values,
+    global_local_solve,
+)
+from mdplab.planning.grouped import grouped_approximation_loss, grouped_optimal_group_policy
+from mdplab.planning.latent import (
+    BeliefPolicy,
+    MarkovSolution,
+    ReturnVariance,
+    latent_best_markov_policy,
+    latent_context_optimal,
+    latent_context_values,
+    latent_optimal_value,
+    latent_oracle_value,
+    latent_policy_value,
+    latent_reachable,
+    latent_return_variance,
+    latent_solve_belief,
+    latent_var_star,
+)
+from mdplab.planning.lowrank import lowrank_backward_induction, lowrank_value_iteration
 from mdplab.planning.lp import solve_lp
 from mdplab.planning.operator import BellmanOperator
 from mdplab.planning.pomdp import (
@@ -41,19 +86,43 @@ from mdplab.planning.pomdp import (
 )
 from mdplab.planning.result import PlanningResult
 
+# Last: attaches the solvers above to the model classes as methods.
+from mdplab.planning import _model_methods  # noqa: E402, F401  isort: skip
+
 __all__ = [
+    "BeliefPolicy",
     "BellmanOperator",
     "ControllerValue",
     "FiniteStateController",
+    "MarkovSolution",
     "PBVIResult",
     "POMDPPlanningResult",
     "PlanningResult",
     "QValueBound",
+    "ReturnVariance",
     "backward_induction",
     "evaluate_belief_policy",
     "evaluate_controller",
     "evaluate_policy",
     "fib_bound",
+    "global_local_evaluate",
+    "global_local_evaluate_subsample",
+    "global_local_optimal_values",
+    "global_local_solve",
+    "grouped_approximation_loss",
+    "grouped_optimal_group_policy",
+    "latent_best_markov_policy",
+    "latent_context_optimal",
+    "latent_context_values",
+    "latent_optimal_value",
+    "latent_oracle_value",
+    "latent_policy_value",
+    "latent_reachable",
+    "latent_return_variance",
+    "latent_solve_belief",
+    "latent_var_star",
+    "lowrank_backward_induction",
+    "lowrank_value_iteration",
     "modified_policy_iteration",
     "pbvi",
     "policy_iteration",
