@@ -181,8 +181,10 @@ def test_objective_evaluates_stochastic_policies_and_rejects_unknown_models():
     direct = evaluate_policy(mdp, uniform).initial_value
     assert EXPECTED_RETURN.value(mdp, uniform) == direct
     assert EXPECTED_RETURN.optimum(mdp) == backward_induction(mdp).initial_value
-    with pytest.raises(TypeError, match="cannot evaluate a POMDP"):
-        EXPECTED_RETURN.optimum(envs.tiger(horizon=2))
+    from mdplab.models import PSR
+
+    with pytest.raises(TypeError, match="cannot evaluate a PSR; it knows: LatentMDP, POMDP"):
+        EXPECTED_RETURN.optimum(PSR.from_pomdp(envs.tiger(horizon=2)))
 
 
 def test_protocol_rejects_a_learner_returning_the_wrong_shape():
@@ -195,3 +197,25 @@ def test_protocol_rejects_a_learner_returning_the_wrong_shape():
 
     with pytest.raises(RuntimeError, match="shape"):
         Broken().run(tiny_mdp(), 10, n_seeds=2)
+
+
+def test_objective_scores_latent_and_pomdp_policies_exactly():
+    from mdplab.planning import (
+        latent_best_markov_policy,
+        latent_solve_belief,
+        pomdp_value_iteration,
+    )
+
+    lmdp = envs.probe_chain_lmdp(n_contexts=2, horizon=4, probe_accuracy=0.9)
+    belief = latent_solve_belief(lmdp)
+    assert abs(EXPECTED_RETURN.value(lmdp, belief) - EXPECTED_RETURN.optimum(lmdp)) < 1e-12
+    markov = latent_best_markov_policy(lmdp)
+    assert abs(EXPECTED_RETURN.value(lmdp, markov.policy) - markov.value) < 1e-12
+    assert EXPECTED_RETURN.value(lmdp, markov.policy) <= EXPECTED_RETURN.optimum(lmdp) + 1e-12
+    tiger = envs.tiger(horizon=3)
+    plan = pomdp_value_iteration(tiger)
+    assert EXPECTED_RETURN.optimum(tiger) == plan.value(tiger.b0)
+    listen = EXPECTED_RETURN.value(tiger, lambda b, h: 0)  # always listen: -1 per step
+    assert abs(listen - (-3.0)) < 1e-12
+    with pytest.raises(ValueError, match="discounted POMDP"):
+        EXPECTED_RETURN.optimum(envs.tiger(gamma=0.9))

@@ -6,8 +6,13 @@ output (PAC, generative) with the optimum, both under the same objective:
 * :class:`ExpectedReturn` (the default): ``J(pi) = E^pi[sum_h r_h]`` from the
   model's initial distribution (finite horizon), or ``E^pi[sum_t gamma^t r_t]``
   (discounted);
+  :class:`~mdplab.models.TabularMDP` (Markov policies, deterministic or
+  stochastic), :class:`~mdplab.models.LatentMDP` (Markov policies and
+  history-dependent belief policies, against the history-dependent optimum)
+  and finite-horizon :class:`~mdplab.models.POMDP` (controllers and belief
+  policies, against the exact alpha-vector optimum) are known;
 * families add their own (a CVaR learner is scored by ``CVaR_tau`` of the
-  return), subclassing :class:`Objective`.
+  return) as new :class:`Objective` instances.
 
 An objective knows, per model class, how to compute the optimum and the exact
 value of a policy; families register the evaluators of their models with
@@ -23,8 +28,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mdplab.models import TabularMDP
-from mdplab.planning import backward_induction, evaluate_policy, solve
+from mdplab.models import POMDP, LatentMDP, TabularMDP
+from mdplab.planning import (
+    BeliefPolicy,
+    FiniteStateController,
+    backward_induction,
+    evaluate_belief_policy,
+    evaluate_controller,
+    evaluate_policy,
+    latent_optimal_value,
+    latent_policy_value,
+    latent_return_variance,
+    pbvi,
+    pomdp_value_iteration,
+    solve,
+)
 
 Evaluator = Callable[[object, object], float]
 
@@ -78,9 +96,40 @@ def _tabular_value(mdp: TabularMDP, policy) -> float:
     return evaluate_policy(mdp, np.asarray(policy)).initial_value
 
 
+def _latent_value(lmdp: LatentMDP, policy) -> float:
+    """A Markov policy (array) or a history-dependent :class:`BeliefPolicy`."""
+    if isinstance(policy, BeliefPolicy):
+        return float(lmdp.weights @ latent_return_variance(lmdp, policy).context_means)
+    return latent_policy_value(lmdp, policy)
+
+
+def _pomdp_optimum(pomdp: POMDP) -> float:
+    """Exact alpha-vector value at ``b0`` (finite horizon); discounted models
+    are refused rather than answered with PBVI's bracket."""
+    if pomdp.horizon is None:
+        bounds = pbvi(pomdp)
+        raise ValueError(f"the optimum of a discounted POMDP is only bracketed "
+                         f"([{bounds.lower(pomdp.b0):.6g}, {bounds.upper(pomdp.b0):.6g}] by "
+                         "PBVI); score learners on a finite-horizon POMDP")
+    return pomdp_value_iteration(pomdp).value(pomdp.b0)
+
+
+def _pomdp_value(pomdp: POMDP, policy) -> float:
+    """A :class:`FiniteStateController` or a belief policy ``policy(belief, stage)``."""
+    if isinstance(policy, FiniteStateController):
+        return evaluate_controller(pomdp, policy).value()
+    if callable(policy):
+        return evaluate_belief_policy(pomdp, policy)
+    raise TypeError("a POMDP policy must be a FiniteStateController or a callable "
+                    f"policy(belief, stage); got {type(policy).__name__}")
+
+
 EXPECTED_RETURN = Objective("expected-return")
 """The expected total (or discounted) reward; the default objective."""
 EXPECTED_RETURN.register(TabularMDP, _tabular_optimum, _tabular_value)
+# Latent MDPs: learners compete with the history-dependent optimum.
+EXPECTED_RETURN.register(LatentMDP, latent_optimal_value, _latent_value)
+EXPECTED_RETURN.register(POMDP, _pomdp_optimum, _pomdp_value)
 
 
 def ExpectedReturn() -> Objective:  # noqa: N802 - reads as a type at call sites
