@@ -120,3 +120,17 @@ def test_numba_thread_count_does_not_change_planning(sparse):
     finally:
         numba.set_num_threads(before)
     assert out[1] == out[2]
+
+
+def test_inline_backend_runs_an_unregistered_experiment(tmp_path):
+    from mdplab.lab import Experiment, Param
+
+    exp = Experiment(name="inline-only", description="never registered",
+                     params=(Param("x", "int", 2, "x"),),
+                     run=lambda params, seed: [{"y": params["x"] * 2, "seed_bits": seed % 7}])
+    store = ResultStore(tmp_path)
+    rep = sweep(exp, exp.cells({"x": [1, 3]}), [0, 1], store=store, backend="inline",
+                progress=False)
+    assert rep.ok and rep.done == 4
+    df = store.load("inline-only", exp.version, exp.cells({"x": [1, 3]}))
+    assert sorted(df["y"]) == [2, 2, 6, 6]

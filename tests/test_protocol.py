@@ -219,3 +219,31 @@ def test_objective_scores_latent_and_pomdp_policies_exactly():
     assert abs(listen - (-3.0)) < 1e-12
     with pytest.raises(ValueError, match="discounted POMDP"):
         EXPECTED_RETURN.optimum(envs.tiger(gamma=0.9))
+
+
+def test_extras_may_not_shadow_curve_columns():
+    class Shadowing(CertaintyEquivalence):
+        def policies(self, mdp, budget, checkpoints, seed):
+            for snap in super().policies(mdp, budget, checkpoints, seed):
+                yield Snapshot(snap.policy, used=snap.used, extras={"sample": 1.0})
+
+    with pytest.raises(RuntimeError, match="'sample' would shadow"):
+        Shadowing().run(tiny_mdp(), 40)
+
+
+def test_discounted_optimum_is_the_exact_value_of_the_optimal_policy():
+    mdp = envs.riverswim(n_states=5, gamma=0.99)
+    from mdplab.planning import solve
+
+    pi = solve(mdp).policy
+    assert EXPECTED_RETURN.optimum(mdp) - EXPECTED_RETURN.value(mdp, pi) == 0.0
+
+
+def test_compiled_algorithm_refuses_an_objective_it_does_not_compute():
+    from mdplab.algorithms import Objective
+
+    class Relabelled(UCBVI):
+        objective = Objective("cvar-0.1")
+
+    with pytest.raises(TypeError, match="expected return"):
+        Relabelled("bf").run(tiny_mdp(), 10)

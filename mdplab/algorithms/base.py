@@ -7,6 +7,7 @@ from abc import abstractmethod
 
 import numpy as np
 
+from mdplab.algorithms.objectives import EXPECTED_RETURN
 from mdplab.algorithms.protocol import Learner, LearningCurve, Trace
 from mdplab.models import TabularMDP
 
@@ -16,11 +17,11 @@ __all__ = ["Algorithm", "LearningCurve", "check_stage_dependent"]
 def _check_number(name, value, low=None, high=None, low_open=False, integer=False):
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{name} must be a number; got {value!r}")
-    if integer and int(value) != value:
-        raise ValueError(f"{name} must be an integer; got {value!r}")
     v = float(value)
     if not math.isfinite(v):
         raise ValueError(f"{name} must be finite; got {value!r}")
+    if integer and int(value) != value:
+        raise ValueError(f"{name} must be an integer; got {value!r}")
     if low is not None and (v < low or (low_open and v == low)):
         raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}; got {value!r}")
     if high is not None and v > high:
@@ -55,6 +56,13 @@ class Algorithm(Learner):
     guarantee = "online"
 
     def check_model(self, mdp: TabularMDP) -> None:
+        # The kernel computes expected-return regret per episode: refuse to
+        # label it with another objective or axis.
+        if self.objective is not EXPECTED_RETURN or self.axis != "episodes":
+            raise TypeError(f"{type(self).__name__}: a compiled tabular Algorithm scores the "
+                            "expected return per episode; use a PolicyLearner (or a kernel "
+                            f"of its own) for objective {self.objective.name!r} / axis "
+                            f"{self.axis!r}")
         if mdp.horizon is None:
             raise ValueError(f"{self.name} learns finite-horizon models; this one is "
                              f"discounted (gamma={mdp.gamma}): use mdp.replace(gamma=None, "

@@ -94,6 +94,12 @@ def check_algorithm(cls, *, kwargs: dict | None = None, budget: int | None = Non
             differs = not np.array_equal(a.values, c.values) or any(
                 not np.array_equal(a.extras[k], c.extras[k]) for k in a.extras)
         assert differs, f"{label}: different seeds gave identical results"
+        if n_seeds >= 2:
+            ref = a.realized
+            streams_differ = (not np.array_equal(ref[0], ref[1])) if ref is not None else (
+                not np.array_equal(a.values[0], a.values[1])
+                or any(not np.array_equal(v[0], v[1]) for v in a.extras.values()))
+            assert streams_differ, f"{label}: seed streams 0 and 1 of one run are identical"
         assert np.all(np.isfinite(a.values)), f"{label}: non-finite {a.metric}"
         if a.guarantee == "online":
             steps = np.diff(np.concatenate([np.zeros((n_seeds, 1)), a.values], axis=1), axis=1)
@@ -130,21 +136,26 @@ def _check_threads(cls, kwargs, model, budget, n_seeds, reference, label) -> Non
         one = cls(**kwargs).run(model, budget, seed=11, n_seeds=n_seeds)
     finally:
         numba.set_num_threads(before)
-    assert np.array_equal(one.values, reference.values) and _same(one.realized,
-                                                                  reference.realized), \
-        f"{label}: results depend on the thread count (1 vs {before} threads)"
+    same = np.array_equal(one.values, reference.values) and _same(
+        one.realized, reference.realized) and all(
+        np.array_equal(one.extras[k], reference.extras[k]) for k in reference.extras)
+    assert same, f"{label}: results depend on the thread count (1 vs {before} threads)"
 
 
 def _check_progress(cls, kwargs, model, budget, n_seeds, name) -> None:
     probe = cls(**kwargs)
     if probe.guarantee == "online":
+        if budget < 3:
+            raise ValueError(f"check_algorithm needs a budget >= 3 for the progress check; "
+                             f"got {budget}")
         curve = probe.run(model, budget, seed=5, n_seeds=n_seeds,
                           checkpoint_every=max(1, -(-budget // 3)))
-        first = curve.values[:, 0].mean()
-        last = (curve.values[:, -1] - curve.values[:, -2]).mean()
-        assert last <= 0.5 * first, (
-            f"{name}: regret not sublinear on the tiny instance (first third {first:.3g}, "
-            f"last third {last:.3g})")
+        lengths = np.diff(np.concatenate([[0], curve.budget]))
+        first = curve.values[:, 0].mean() / lengths[0]            # regret per episode
+        last = (curve.values[:, -1] - curve.values[:, -2]).mean() / lengths[-1]
+        assert last <= 0.5 * first or last <= 1e-12, (
+            f"{name}: regret not sublinear on the tiny instance (per episode: first third "
+            f"{first:.3g}, last third {last:.3g})")
     else:
         curve = probe.run(model, budget, seed=5, n_seeds=n_seeds,
                           checkpoint_every=max(1, -(-budget // 4)))

@@ -39,7 +39,6 @@ from mdplab.planning import (
     latent_optimal_value,
     latent_policy_value,
     latent_return_variance,
-    pbvi,
     pomdp_value_iteration,
     solve,
 )
@@ -87,7 +86,9 @@ class Objective:
 def _tabular_optimum(mdp: TabularMDP) -> float:
     if mdp.horizon is not None:
         return backward_induction(mdp).initial_value
-    return solve(mdp).initial_value
+    # The value of the returned optimal policy, evaluated like any other policy,
+    # so J* - J(pi) is exactly 0 for it (solve's values are certified to eps only).
+    return evaluate_policy(mdp, solve(mdp).policy).initial_value
 
 
 def _tabular_value(mdp: TabularMDP, policy) -> float:
@@ -107,10 +108,8 @@ def _pomdp_optimum(pomdp: POMDP) -> float:
     """Exact alpha-vector value at ``b0`` (finite horizon); discounted models
     are refused rather than answered with PBVI's bracket."""
     if pomdp.horizon is None:
-        bounds = pbvi(pomdp)
-        raise ValueError(f"the optimum of a discounted POMDP is only bracketed "
-                         f"([{bounds.lower(pomdp.b0):.6g}, {bounds.upper(pomdp.b0):.6g}] by "
-                         "PBVI); score learners on a finite-horizon POMDP")
+        raise ValueError("the optimum of a discounted POMDP is only bracketed (mdplab.planning."
+                         "pbvi gives certified bounds); score learners on a finite-horizon POMDP")
     return pomdp_value_iteration(pomdp).value(pomdp.b0)
 
 

@@ -219,7 +219,7 @@ class Learner(ABC):
             raise ValueError(f"{type(self).__name__}.guarantee must be one of "
                              f"{sorted(GUARANTEES)}; got {self.guarantee!r}")
         self.check_model(model)
-        K = check_integer(self.axis if self.axis != "episodes" else "episodes", budget, 1)
+        K = check_integer(self.axis, budget, 1)  # the budget is named by its axis
         n = check_integer("n_seeds", n_seeds, 1)
         every = checkpoint_every if checkpoint_every is not None else max(1, -(-K // 100))
         every = check_integer("checkpoint_every", every, 1)
@@ -227,13 +227,21 @@ class Learner(ABC):
         seeds = stream_seeds(seed, n)
         optimum = self.objective.optimum(model)
         trace = self._learn(model, K, every, checkpoints, seeds, optimum)
-        values = np.asarray(trace.values, dtype=np.float64)
-        if values.shape != (n, checkpoints.size):
-            raise RuntimeError(f"{self.name}._learn returned values of shape {values.shape}; "
-                               f"expected {(n, checkpoints.size)}")
+        shape = (n, checkpoints.size)
+        values = _checked(self.name, "values", trace.values, shape)
+        realized = None if trace.realized is None else _checked(self.name, "realized",
+                                                                trace.realized, shape)
+        reserved = {AXIS_COLUMNS.get(self.axis, self.axis), self.axis, self.metric,
+                    f"realized_{self.metric}"} | set(LearningCurve.__dataclass_fields__)
+        extras = {}
+        for key, arr in trace.extras.items():
+            if key in reserved:
+                raise RuntimeError(f"{self.name}: extra column {key!r} would shadow a curve "
+                                   f"field or column; rename it")
+            extras[key] = _checked(self.name, f"extra {key!r}", arr, shape)
         return LearningCurve(self.name, self.guarantee, self.objective.name, self.axis,
-                             checkpoints, self.metric, values, trace.realized, float(optimum),
-                             seeds, dict(trace.extras))
+                             checkpoints, self.metric, values, realized, float(optimum),
+                             seeds, extras)
 
     @abstractmethod
     def _learn(self, model, budget: int, every: int, checkpoints: np.ndarray,
@@ -274,8 +282,9 @@ class PolicyLearner(Learner):
         expected = budget if online else checkpoints.size
         last_policy, last_value = None, 0.0
         regret = realized_sum = 0.0
-        j = k = 0
+        j = count = 0
         for k, snap in enumerate(self.policies(model, budget, checkpoints, seed)):
+            count = k + 1
             if k >= expected:
                 raise RuntimeError(f"{self.name}.policies yielded more than {expected} "
                                    f"snapshots ({'episodes' if online else 'checkpoints'})")
@@ -301,8 +310,15 @@ class PolicyLearner(Learner):
                 extras.setdefault(key, np.zeros((n, checkpoints.size)))[i, j] = v
             j += 1
         if j != checkpoints.size:
-            raise RuntimeError(f"{self.name}.policies yielded {k + 1 if j else 0} snapshots; "
+            raise RuntimeError(f"{self.name}.policies yielded {count} snapshots; "
                                f"expected {expected}")
+
+
+def _checked(name: str, what: str, arr, shape) -> np.ndarray:
+    out = np.asarray(arr, dtype=np.float64)
+    if out.shape != shape:
+        raise RuntimeError(f"{name}._learn returned {what} of shape {out.shape}; expected {shape}")
+    return out
 
 
 def _same_policy(policy, last: np.ndarray | None) -> bool:

@@ -11,9 +11,11 @@ Backends:
   is soft there (a worker cannot kill its own task): the run is recorded as
   failed when the limit passes and its result, if it ever finishes, is dropped.
 * ``inline``: one run after another in the calling process, for notebooks and
-  debugging: experiments registered in the session (``register``) run without
-  an experiment file, and a breakpoint in a run function is reached. The time
-  limit is soft, as under Dask.
+  debugging: the experiment object itself is run, so one defined in a
+  notebook needs no experiment file (nor ``register``), and a breakpoint in a
+  run function is reached. With a time limit each run goes to a helper thread
+  and the limit is soft, as under Dask: a run past it is recorded as failed
+  and abandoned, but keeps its thread (and the CPU) until it ends.
 
 Workers receive only names and numbers (experiment name, parameters, seed,
 store root) and write their results to the store themselves, atomically.
@@ -110,9 +112,12 @@ def single_threaded_blas():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def execute(task: Task) -> dict:
-    """Worker entry point: run one task and store its rows or its failure."""
-    exp = get_experiment(task.experiment)
+def execute(task: Task, experiment: Experiment | None = None) -> dict:
+    """Worker entry point: run one task and store its rows or its failure.
+
+    Workers look the experiment up by name; the inline backend passes the
+    object itself (it may be registered nowhere)."""
+    exp = experiment if experiment is not None else get_experiment(task.experiment)
     store = ResultStore(task.root)
     outcome: dict = {}
     # Under a soft limit the run and the timeout race to write; whoever takes
@@ -220,7 +225,7 @@ def sweep(
         if backend == "inline":
             for task in tasks:
                 soft = Task(task.experiment, task.params, task.seed, task.root, timeout)
-                record(task, execute(soft))
+                record(task, execute(soft, experiment))
         elif backend == "local":
             _run_local(tasks, jobs, threads, timeout, store, experiment, record)
         else:
