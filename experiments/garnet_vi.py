@@ -41,6 +41,12 @@ def _rate(x, rows):
     return np.log(1.0 / eps) * np.asarray(x, dtype=float)
 
 
+def check(params: dict) -> None:
+    """A Garnet needs at least as many states as successors per (s, a)."""
+    if params["branching"] > params["n_states"]:
+        raise ValueError(f"branching={params['branching']} exceeds n_states={params['n_states']}")
+
+
 EXPERIMENTS = [
     Experiment(
         name="garnet-vi",
@@ -78,6 +84,7 @@ EXPERIMENTS = [
             ),
         ),
         version="1",
+        check=check,
         rates=(
             RateClaim(
                 name="supnorm-sweeps-vs-horizon", x="effective_horizon", y="iterations",

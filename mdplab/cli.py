@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import traceback
 from collections.abc import Mapping
 from pathlib import Path
 
 from mdplab.lab.errors import LabError
 
 FIGURES_DIR = Path(__file__).resolve().parents[1] / "paper_figures"
+
+MAX_RUNS = 1_000_000
+"""Most (cell, seed) runs one command may plan."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,13 +52,30 @@ def _grid_and_seeds(exp, overrides: dict[str, str], quick: bool):
             values = exp.param(key).parse_values(text)
             for grid in grids:  # an override applies to every sub-grid
                 grid[key] = values
-    return exp.cells(grids), seeds
+    cells = exp.cells(grids)
+    if len(cells) * len(seeds) > MAX_RUNS:
+        raise LabError(f"{len(cells)} cells x {len(seeds)} seeds = {len(cells) * len(seeds)} "
+                       f"runs; the limit is {MAX_RUNS}")
+    return cells, seeds
 
 
-def _store(args):
+def _store(args, write: bool = False):
+    """The result store; its root must be a folder (created, and writable, when ``write``)."""
     from mdplab.lab.store import ResultStore
 
-    return ResultStore(args.results)
+    store = ResultStore(args.results)
+    root = store.root
+    if root.exists() and not root.is_dir():
+        raise LabError(f"--results {root} is a file, not a folder")
+    if write:
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            probe = root / f".write-probe-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise LabError(f"cannot write results under {root}: {exc.strerror or exc}") from None
+    return store
 
 
 # ------------------------------------------------------------------ commands
@@ -114,7 +136,13 @@ def cmd_run(args) -> int:
         if len(values) != 1:
             raise LabError(f"run takes one value per parameter; {key}={text!r} gives {len(values)}")
         params[key] = values[0]
-    df = run_once(exp, params, seed)
+    exp.check_cells([params])
+    try:
+        df = run_once(exp, params, seed)
+    except (ValueError, TypeError) as exc:  # the model or learner refused these parameters
+        if args.debug:
+            raise
+        raise LabError(f"{exp.name} run failed: {type(exc).__name__}: {exc}") from None
     import pandas as pd
 
     with pd.option_context("display.max_rows", 200, "display.width", 160):
@@ -128,7 +156,8 @@ def cmd_sweep(args) -> int:
 
     exp = get_experiment(args.name)
     cells, seeds = _grid_and_seeds(exp, _split_overrides(args.overrides), args.quick)
-    report = sweep(exp, cells, seeds, store=_store(args), backend=args.backend, jobs=args.jobs,
+    report = sweep(exp, cells, seeds, store=_store(args, write=True), backend=args.backend,
+                   jobs=args.jobs,
                    address=args.address, timeout=args.timeout, progress=not args.no_progress)
     print(f"{exp.name}: {report.total} runs, {report.skipped} already stored, "
           f"{report.done} done, {len(report.failed)} failed")
@@ -264,7 +293,7 @@ def cmd_figures(args) -> int:
     from mdplab.lab.runner import sweep
 
     out = Path(args.out) if args.out else FIGURES_DIR
-    store = _store(args)
+    store = _store(args, write=True)
     quick = " --quick" if args.quick else ""
     exps = [get_experiment(n) for n in args.names] if args.names \
         else list(all_experiments().values())
@@ -350,6 +379,8 @@ def _add_exec(p):
 
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="mdplab", description="mdplab experiment lab")
+    ap.add_argument("--debug", action="store_true",
+                    help="show the traceback of an error (before the command)")
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("list", help="experiments with parameters and defaults")
     p.add_argument("--json", action="store_true")
@@ -385,12 +416,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. A user's mistake (bad input, an impossible cell, a file
+    system problem) exits 2 with one line; ``--debug`` shows the traceback."""
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
     except LabError as exc:
-        print(f"mdplab: error: {exc}", file=sys.stderr)
-        return 2
+        error, message = exc, str(exc)
+    except OSError as exc:  # results folder, --out under a file, permissions, full disk
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        error, message = exc, f"{exc.strerror or exc}{where}"
+    if args.debug:
+        traceback.print_exception(error)
+    print(f"mdplab: error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -114,18 +114,30 @@ class Param:
             step = int(nums[2]) if len(nums) == 3 else 1
             if step == 0:
                 raise LabError(f"parameter {self.name}={text!r}: step must not be 0")
+            _check_count(f"parameter {self.name}", text, len(range(start, stop, step)))
             values = list(range(start, stop, step))
         else:
-            if len(nums) != 3 or nums[0] <= 0 or nums[1] <= 0 or not nums[2].is_integer():
+            if (len(nums) != 3 or nums[0] <= 0 or nums[1] <= 0 or not nums[2].is_integer()
+                    or nums[2] < 1):
                 raise LabError(
                     f"parameter {self.name}={text!r}: float ranges are a:b:n "
-                    "(n log-spaced values, a and b > 0)"
+                    "(n >= 1 log-spaced values, a and b > 0)"
                 )
+            _check_count(f"parameter {self.name}", text, int(nums[2]))
             # Rounded to 12 significant digits so that 2:32:5 gives 8.0, not 7.999...
             values = [float(f"{v:.12g}") for v in np.geomspace(nums[0], nums[1], int(nums[2]))]
         if not values:
             raise LabError(f"parameter {self.name}={text!r} is an empty range")
         return values
+
+
+MAX_VALUES = 10_000
+"""Most values one parameter spec (or a seed spec) may expand to."""
+
+
+def _check_count(what: str, text: str, n: int) -> None:
+    if n > MAX_VALUES:
+        raise LabError(f"{what}={text!r} expands to {n} values; the limit is {MAX_VALUES}")
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -135,11 +147,13 @@ def parse_seeds(text: str) -> list[int]:
             parts = [int(p) for p in text.split(":")]
             if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] <= 0):
                 raise ValueError
-            seeds = list(range(*parts))
+            seeds = range(*parts)
         else:
             seeds = [int(p) for p in text.split(",")]
     except ValueError:
         raise LabError(f"seeds={text!r} is not a seed spec (use N, a:b or a,b,c)") from None
+    _check_count("seeds", text, len(seeds))
+    seeds = list(seeds)
     if not seeds or min(seeds) < 0:
         raise LabError(f"seeds={text!r} must give at least one non-negative seed")
     return seeds

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -24,6 +25,9 @@ from mdplab.lab.plots import PlotSpec
 from mdplab.lab.rates import RateClaim
 
 RunFunction = Callable[[dict, int], object]
+
+MAX_CELLS = 100_000
+"""Most cells one sweep may have."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,11 @@ class Experiment:
     rates : tuple of RateClaim
         The log-log rates the experiment's theorems claim; ``mdplab rates NAME``
         fits them on the stored results (:func:`mdplab.lab.rates.check_rates`).
+    check : callable ``(params: dict) -> None``, optional
+        Rejects a parameter combination the run cannot handle (raise
+        ``ValueError`` saying why, e.g. more successors than states). ``sweep``
+        and ``run`` call it on every cell before running any, so an impossible
+        grid is refused at the start instead of stored as failures.
     """
 
     name: str
@@ -64,6 +73,7 @@ class Experiment:
     plots: tuple[PlotSpec, ...] = ()
     version: str = "1"
     rates: tuple[RateClaim, ...] = ()
+    check: Callable[[dict], None] | None = None
 
     def __post_init__(self):
         names = [p.name for p in self.params]
@@ -133,13 +143,29 @@ class Experiment:
             grid, seeds = self.grid, self.seeds
         return [dict(g) for g in _subgrids(grid)], int(seeds)
 
+    def check_cells(self, cells: list[dict]) -> None:
+        """Run :attr:`check` on every cell; the first refusal is a LabError naming it."""
+        if self.check is None:
+            return
+        for cell in cells:
+            try:
+                self.check(dict(cell))
+            except (ValueError, TypeError) as exc:
+                changed = {k: v for k, v in cell.items() if v != self.param(k).default}
+                raise LabError(f"experiment {self.name} cannot run the cell {changed or '(defaults)'}:"
+                               f" {exc}") from None
+
     def cells(self, grid) -> list[dict]:
         """Cells of a grid (or the union of a list of grids) over the defaults,
-        in a stable order and without repeats."""
+        in a stable order and without repeats (at most :data:`MAX_CELLS`)."""
         base = self.defaults()
         out, seen = [], set()
-        for sub in _subgrids(grid):
-            sub = self.check_grid(sub)
+        subs = [self.check_grid(sub) for sub in _subgrids(grid)]
+        total = sum(math.prod(len(v) for v in sub.values()) for sub in subs)
+        if total > MAX_CELLS:
+            raise LabError(f"experiment {self.name}: the grid has {total} cells; the limit is "
+                           f"{MAX_CELLS}")
+        for sub in subs:
             keys = [p.name for p in self.params if p.name in sub]
             for combo in itertools.product(*(sub[k] for k in keys)):
                 cell = dict(base)

@@ -201,6 +201,7 @@ def sweep(
         raise LabError(f"--jobs must be >= 1; got {jobs}")
     if timeout is not None and not timeout > 0:
         raise LabError(f"--timeout must be > 0 seconds; got {timeout}")
+    experiment.check_cells(cells)
     store = store or ResultStore()
     store.clean_temporaries(experiment.name)
     tasks, skipped = plan_tasks(experiment, cells, seeds, store)
