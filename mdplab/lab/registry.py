@@ -152,8 +152,8 @@ class Experiment:
                 self.check(dict(cell))
             except (ValueError, TypeError) as exc:
                 changed = {k: v for k, v in cell.items() if v != self.param(k).default}
-                raise LabError(f"experiment {self.name} cannot run the cell {changed or '(defaults)'}:"
-                               f" {exc}") from None
+                raise LabError(f"experiment {self.name} cannot run the cell "
+                               f"{changed or '(defaults)'}: {exc}") from None
 
     def cells(self, grid) -> list[dict]:
         """Cells of a grid (or the union of a list of grids) over the defaults,
