@@ -19,7 +19,11 @@ policy. Dense and sparse storage of the same model give identical samples.
 
 Rewards. By default the reward of ``(s, a)`` at stage ``h`` is its mean
 ``R_h(s, a)``; ``reward_noise="bernoulli"`` draws ``r ~ Bernoulli(R_h(s, a))``
-instead (which needs every mean reward in ``[0, 1]``).
+instead (which needs every mean reward in ``[0, 1]``); ``reward_noise="law"``
+draws from the model's reward distribution (``reward_atoms``/``reward_probs``),
+which is the default (``reward_noise=None``) for a model that has one. Law
+draws use a second RNG stream per episode, so an episode's states and actions
+do not depend on whether its rewards are drawn.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ __all__ = ["EpisodicSimulator", "Rollouts", "rollout", "sample", "sample_all"]
 SAMPLE_CHUNK = 65536
 """Draws per RNG stream in :func:`sample` (fixed, so output does not depend on threads)."""
 
-_REWARD_NOISE = ("none", "bernoulli")
+_REWARD_NOISE = ("none", "bernoulli", "law")
 
 
 # ------------------------------------------------------------------ helpers
@@ -77,6 +81,16 @@ def _check_stage(mdp: TabularMDP, h) -> int:
     return i
 
 
+def _noise(mdp: TabularMDP, reward_noise) -> str:
+    """Resolve ``reward_noise`` (None: the model's law if it has one, else the mean)."""
+    if reward_noise is None:
+        return "law" if mdp.has_reward_distribution else "none"
+    if reward_noise not in _REWARD_NOISE:
+        raise ValueError(f"reward_noise must be one of {_REWARD_NOISE} or None; "
+                         f"got {reward_noise!r}")
+    return reward_noise
+
+
 def _bernoulli(mdp: TabularMDP, reward_noise) -> bool:
     if reward_noise not in _REWARD_NOISE:
         raise ValueError(f"reward_noise must be one of {_REWARD_NOISE}; got {reward_noise!r}")
@@ -105,7 +119,8 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 class _Arrays:
     """The kernel-facing arrays of a model (stage axis explicit, read-only)."""
 
-    __slots__ = ("S", "A", "sparse", "P", "indptr", "indices", "data", "R", "init")
+    __slots__ = ("S", "A", "sparse", "P", "indptr", "indices", "data", "R", "init", "ratoms",
+                 "rprobs")
 
     def __init__(self, mdp: TabularMDP):
         self.S, self.A = mdp.S, mdp.A
@@ -121,6 +136,9 @@ class _Arrays:
             self.indptr = self.indices = self.data = None
         self.R = _readonly(mdp.stage_R())
         self.init = _readonly(mdp.init)
+        atoms, probs = mdp.stage_reward_law()
+        self.ratoms = _readonly(atoms.astype(np.float64))
+        self.rprobs = _readonly(probs.astype(np.float64))
 
 
 _DUMMY_DET = _readonly(np.zeros((1, 1), dtype=np.int64))
@@ -195,7 +213,8 @@ class EpisodicSimulator:
     """Step-by-step simulation of a :class:`~mdplab.models.TabularMDP`.
 
     ``reset()`` draws ``s_0 ~ init`` and ``step(a)`` returns ``(s', r, done)``
-    with ``r`` the mean reward ``R_h(s, a)`` (or a Bernoulli draw of it) and
+    with ``r`` the mean reward ``R_h(s, a)`` (or a Bernoulli draw of it, or a
+    draw from the model's reward law: ``reward_noise`` as in :func:`rollout`) and
     ``s' ~ P_h(. | s, a)``. For a finite-horizon model ``done`` becomes True
     after ``H`` steps and further steps raise; a discounted model never ends
     (discounting is the caller's business). ``h`` is the number of steps taken
@@ -206,11 +225,13 @@ class EpisodicSimulator:
     with the same seed.
     """
 
-    def __init__(self, mdp: TabularMDP, seed: SeedLike = None, reward_noise: str = "none"):
+    def __init__(self, mdp: TabularMDP, seed: SeedLike = None, reward_noise: str | None = None):
         _check_mdp(mdp)
         self.mdp = mdp
+        reward_noise = _noise(mdp, reward_noise)
         self.reward_noise = reward_noise
         self._bern = _bernoulli(mdp, reward_noise)
+        self._law = reward_noise == "law"
         self._arr = _Arrays(mdp)
         self.reseed(seed)
 
@@ -252,6 +273,8 @@ class EpisodicSimulator:
         self._episode += 1
         seed = seeds_from_key(self._key[0], self._key[1], self._episode, 1)[0]
         self._rng = new_state(seed)
+        if self._law:
+            self._rrng = new_state(_k.reward_stream_seeds(np.array([seed], dtype=np.uint64))[0])
         if state is None:
             state = int(_k.categorical_dense(self._arr.init, self._rng))
         self._s = state
@@ -276,6 +299,8 @@ class EpisodicSimulator:
             )
         else:
             s2, r = _k.step_dense(ar.P, ar.R, self._h, self._s, a, self._bern, self._rng)
+        if self._law:
+            r = _k.draw_reward(ar.ratoms, ar.rprobs, self._h, self._s, a, self._rrng)
         self._s = int(s2)
         self._h += 1
         return self._s, float(r), self.done
@@ -325,7 +350,7 @@ def rollout(
     n_episodes: int,
     seed: SeedLike = None,
     length: int | None = None,
-    reward_noise: str = "none",
+    reward_noise: str | None = None,
 ) -> Rollouts:
     """Roll out ``n_episodes`` episodes of ``policy`` in parallel.
 
@@ -340,10 +365,13 @@ def rollout(
     length : int, optional
         Steps per episode ``T``. Finite horizon: ``1 <= T <= H``, default ``H``.
         Discounted: required.
-    reward_noise : {"none", "bernoulli"}
-        Mean rewards, or Bernoulli draws of them (needs ``R`` in ``[0, 1]``).
+    reward_noise : {None, "none", "bernoulli", "law"}
+        Mean rewards, Bernoulli draws of them (needs ``R`` in ``[0, 1]``), or
+        draws from the model's reward law; None: the law if the model has one,
+        else the means.
     """
     _check_mdp(mdp)
+    reward_noise = _noise(mdp, reward_noise)
     n = _count(n_episodes, "n_episodes")
     bern = _bernoulli(mdp, reward_noise)
     H = mdp.horizon
@@ -370,6 +398,8 @@ def rollout(
         states, actions, rewards = _k.rollout_dense(
             ar.P, ar.R, ar.init, pi_det, pi_sto, stochastic, bern, T, seeds
         )
+    if reward_noise == "law":
+        rewards = _k.draw_rewards(ar.ratoms, ar.rprobs, states, actions, seeds)
     if mdp.gamma is None:
         returns = rewards.sum(axis=1)
     else:

@@ -32,7 +32,11 @@ def test_tabular_learners_bitwise_unchanged_by_the_protocol():
     models = {"tiny": tiny_mdp(), "tiny-staged": tiny_mdp(stage_dependent=True),
               "riverswim": envs.riverswim(n_states=5, variant="osband", horizon=12)}
     checked = 0
+    stored = {key.split("|")[0] for key in ref.files}  # the pre-protocol tabular learners
+    assert stored <= set(ALGORITHMS)
     for name, factory in ALGORITHMS.items():
+        if name not in stored:
+            continue
         for mname, mdp in models.items():
             curve = factory().run(mdp, 400, seed=7, n_seeds=2, checkpoint_every=20)
             for field, arr in (("episodes", curve.episodes), ("regret", curve.regret),
@@ -40,7 +44,7 @@ def test_tabular_learners_bitwise_unchanged_by_the_protocol():
                 want = ref[f"{name}|{mname}|{field}"]
                 assert arr.dtype == want.dtype and np.array_equal(arr, want), (name, mname, field)
                 checked += 1
-    assert checked == 3 * len(models) * len(ALGORITHMS) == len(ref.files)
+    assert checked == 3 * len(models) * len(stored) == len(ref.files)
 
 
 # ----------------------------------------------------------------- test learners
@@ -183,7 +187,7 @@ def test_objective_evaluates_stochastic_policies_and_rejects_unknown_models():
     assert EXPECTED_RETURN.optimum(mdp) == backward_induction(mdp).initial_value
     from mdplab.models import PSR
 
-    with pytest.raises(TypeError, match="cannot evaluate a PSR; it knows: LatentMDP, POMDP"):
+    with pytest.raises(TypeError, match="cannot evaluate a PSR; it knows: .*LatentMDP, POMDP"):
         EXPECTED_RETURN.optimum(PSR.from_pomdp(envs.tiger(horizon=2)))
 
 

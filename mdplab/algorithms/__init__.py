@@ -6,7 +6,8 @@ policy, ``generative`` loss against a sample budget); ``run`` returns a
 :class:`LearningCurve` whose metric is computed exactly on the policy played
 or output, under the learner's :class:`Objective` (expected return unless
 stated). :class:`Algorithm` is the base of the compiled tabular online
-learners (UCBVI, MVP, Q-learning-UCB, PSRL, greedy); :class:`PolicyLearner`
+learners (UCBVI, MVP, Q-learning-UCB, PSRL, greedy, CVaR-UCBVI);
+:class:`PolicyLearner`
 is the base of learners written in Python that hand their policies to the
 protocol. ``check_algorithm`` is the conformance suite for all of them, and
 ``ALGORITHMS`` maps the public names used by experiments to factories.
@@ -14,7 +15,10 @@ protocol. ``check_algorithm`` is the conformance suite for all of them, and
 
 from mdplab.algorithms.base import Algorithm
 from mdplab.algorithms.conformance import check_algorithm, tiny_mdp
+from mdplab.algorithms.cvar import CVaRUCBVI, RiskNeutralUCBVI, cvar_objective
+from mdplab.algorithms.global_local import SubsampleQ, subsample_q
 from mdplab.algorithms.greedy import Greedy
+from mdplab.algorithms.grouped import GroupedVI, GroupingSelection, UngroupedVI, select_grouping
 from mdplab.algorithms.mvp import MVP
 from mdplab.algorithms.objectives import EXPECTED_RETURN, ExpectedReturn, Objective
 from mdplab.algorithms.protocol import (
@@ -37,9 +41,18 @@ ALGORITHMS = {
     "qlearning-ucb-b": lambda **kw: QLearningUCB("bernstein", **kw),
     "psrl": lambda **kw: PSRL(**kw),
     "greedy": lambda **kw: Greedy(**kw),
+    "cvar-ucbvi-h": lambda **kw: CVaRUCBVI("hoeffding", **kw),
+    "cvar-ucbvi-b": lambda **kw: CVaRUCBVI("bernstein", **kw),
+    "ucbvi-bf-cvar": lambda **kw: RiskNeutralUCBVI(**kw),
+    "subsample-q": lambda **kw: SubsampleQ(**kw),
+    "grouped-vi": lambda **kw: GroupedVI(**kw),
+    "ungrouped-vi": lambda **kw: UngroupedVI(**kw),
 }
 
-__all__ = ["ALGORITHMS", "EXPECTED_RETURN", "GUARANTEES", "MVP", "PSRL", "Algorithm",
-           "ExpectedReturn", "Greedy", "LearningCurve", "Learner", "Objective",
-           "PolicyLearner", "QLearningUCB", "Snapshot", "Trace", "UCBVI", "check_algorithm",
-           "tiny_mdp"]
+__all__ = [
+    "ALGORITHMS", "CVaRUCBVI", "EXPECTED_RETURN", "GUARANTEES", "MVP", "PSRL", "Algorithm",
+    "ExpectedReturn", "Greedy", "GroupedVI", "GroupingSelection", "LearningCurve", "Learner",
+    "Objective", "PolicyLearner", "QLearningUCB", "RiskNeutralUCBVI", "Snapshot", "SubsampleQ",
+    "Trace", "UCBVI", "UngroupedVI", "check_algorithm", "cvar_objective", "select_grouping",
+    "subsample_q", "tiny_mdp",
+]

@@ -12,6 +12,9 @@ unless noted).
                               ``combination_lock_actions`` gives its secret actions
 ``random_mdp``                dense Dirichlet random MDPs, optionally stage-dependent
 ``lower_bound``               the sqrt(K) minimax lower-bound instance (bandit, then locked)
+``safe_risky_chain``          CVaR: safe vs risky steps with a crash (reward law on a grid)
+``cvar_lower_bound``          CVaR: the sqrt(SAK/tau) lower-bound family (Bernoulli arms)
+``random_grid_mdp``           CVaR: random MDP with reward laws on a grid
 ``tiger``                     the Tiger POMDP (standard parameters; returns a POMDP)
 ``random_revealing_pomdp``    random POMDP whose emissions are alpha-revealing
 ``random_lowrank``            random low-rank MDP (Dirichlet factors; LowRankMDP)
@@ -33,6 +36,7 @@ None or ``np.random.Generator``).
 
 from mdplab.envs.chain import chain
 from mdplab.envs.combination_lock import combination_lock, combination_lock_actions
+from mdplab.envs.cvar import cvar_lower_bound, random_grid_mdp, safe_risky_chain
 from mdplab.envs.deepsea import deepsea
 from mdplab.envs.garnet import garnet
 from mdplab.envs.global_local import demand_response, queueing
@@ -58,6 +62,7 @@ __all__ = [
     "GridLayout",
     "action_similar_mdp",
     "block_mdp",
+    "cvar_lower_bound",
     "chain",
     "combination_lock",
     "combination_lock_actions",
@@ -73,9 +78,11 @@ __all__ = [
     "random_latent_mdp",
     "random_linear_mixture",
     "random_lowrank",
+    "random_grid_mdp",
     "random_mdp",
     "random_revealing_pomdp",
     "rich_combination_lock",
     "riverswim",
+    "safe_risky_chain",
     "tiger",
 ]

@@ -29,6 +29,11 @@ stage ``h`` uses index ``h if n_X > 1 else 0``):
 Random draws of one episode, in order: ``s_0 ~ init``; then for each step
 ``t``: ``a_t ~ pi_t(. | s_t)`` (stochastic policies only), ``r_t ~
 Bernoulli(R_t(s_t, a_t))`` (Bernoulli rewards only), ``s_{t+1} ~ P_t(. | s_t, a_t)``.
+
+Reward laws (models with ``reward_atoms`` / ``reward_probs``) are drawn from a
+second stream per episode (:func:`reward_stream_seed` of the episode's seed),
+one uniform per step (:func:`draw_rewards`), so the states and actions of an
+episode are the same whether its rewards are drawn or set to their means.
 """
 
 from __future__ import annotations
@@ -36,12 +41,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from mdplab.kernels.rng import next_double, seed_state
+from mdplab.kernels.rng import next_double, seed_state, splitmix64_mix
 
 __all__ = [
     "categorical_csr",
     "categorical_dense",
     "cdf_search",
+    "draw_reward",
+    "draw_rewards",
     "inverse_cdf_csr",
     "inverse_cdf_dense",
     "rollout_csr",
@@ -304,4 +311,57 @@ def sample_all_csr(indptr, indices, data, S, A, h, n, seeds):
         seed_state(seeds[r], st)
         for k in range(n):
             out[s, a, k] = indices[start + cdf_search(cdf, m, next_double(st), fb)]
+    return out
+
+
+# ------------------------------------------------------------- reward laws
+_REWARD_SALT = np.uint64(0x5DEECE66DA3B9F1)
+
+
+@njit(cache=True)
+def reward_stream_seed(seed):
+    """Seed of the reward stream of the episode whose stream seed is ``seed``."""
+    return splitmix64_mix(seed ^ _REWARD_SALT)
+
+
+@njit(cache=True)
+def reward_stream_seeds(seeds):
+    """:func:`reward_stream_seed` of every entry of a ``uint64`` array."""
+    out = np.empty_like(seeds)
+    for i in range(seeds.shape[0]):
+        out[i] = reward_stream_seed(seeds[i])
+    return out
+
+
+@njit(cache=True)
+def draw_reward(atoms, probs, h, s, a, state):
+    """One reward ``r ~ sum_j probs[h, s, a, j] delta(atoms[h, s, a, j])`` (inverse CDF)."""
+    g = h if atoms.shape[0] > 1 else 0
+    J = atoms.shape[3]
+    if J == 1:
+        return atoms[g, s, a, 0]
+    u = next_double(state)
+    c = 0.0
+    last = 0
+    for j in range(J):
+        p = probs[g, s, a, j]
+        if p > 0.0:
+            last = j
+            c += p
+            if u < c:
+                return atoms[g, s, a, j]
+    return atoms[g, s, a, last]
+
+
+@njit(parallel=True, cache=True)
+def draw_rewards(atoms, probs, states, actions, seeds):
+    """Rewards of rolled-out episodes from the reward law: ``out[i, t] ~ law(t, s_t, a_t)``,
+    episode ``i`` on the reward stream of ``seeds[i]``."""
+    n, T = actions.shape
+    out = np.empty((n, T), dtype=np.float64)
+    for i in prange(n):
+        st = np.empty(4, dtype=np.uint64)
+        seed_state(reward_stream_seed(seeds[i]), st)
+        for t in range(T):
+            out[i, t] = draw_reward(atoms, probs, t, states[i, t], actions[i, t], st)
     return out

@@ -6,7 +6,14 @@ A tabular MDP is the tuple ``(S, A, P, R, init)`` with either a horizon ``H``
 * ``P[s, a, s'] = Pr(s_{h+1} = s' | s_h = s, a_h = a)`` for a stationary model,
   or ``P[h, s, a, s']`` for a stage-dependent (time-inhomogeneous) one;
 * ``R[s, a]`` (or ``R[h, s, a]``) is the *mean* reward of taking ``a`` in ``s``;
-* ``init[s]`` is the distribution of the first state (default: state 0).
+* ``init[s]`` is the distribution of the first state (default: state 0);
+* optionally, a discrete *reward distribution*: ``reward_atoms[..., s, a, j]``
+  with probabilities ``reward_probs[..., s, a, j]`` (shape ``(S, A, J)`` or
+  ``(H, S, A, J)``), the law of the reward of ``(s, a)``; ``R`` is then its mean
+  (derived when ``R=None``, checked when given). Without one, the reward is
+  deterministic: the one-atom distribution at ``R`` (what every
+  expected-return solver uses either way; risk-sensitive planners, e.g. CVaR,
+  need the law).
 
 Objective. Finite horizon: ``V^pi_h(s) = E[sum_{t=h}^{H-1} R_t(s_t, a_t) | s_h = s]``
 with stages indexed ``h = 0, ..., H-1`` and ``V_H = 0``. Discounted:
@@ -100,6 +107,11 @@ class TabularMDP:
         Initial state index or distribution over states (default: state 0).
     name : str, optional
         A label used in reprs and reports.
+    reward_atoms, reward_probs : array_like, optional
+        A discrete reward law per (stage,) state-action pair, both of shape
+        ``(S, A, J)`` or ``(H, S, A, J)`` (``J`` atoms; probabilities rows sum to
+        1). ``R`` may then be ``None`` (it becomes the mean); a given ``R`` must
+        equal the mean within ``1e-9``.
     """
 
     __slots__ = (
@@ -114,11 +126,15 @@ class TabularMDP:
         "_csr",
         "_R",
         "_init",
+        "_ratoms",
+        "_rprobs",
     )
 
-    def __init__(self, P, R, *, gamma=None, horizon=None, init=None, name: str | None = None):
+    def __init__(self, P, R, *, gamma=None, horizon=None, init=None, name: str | None = None,
+                 reward_atoms=None, reward_probs=None):
         set_ = object.__setattr__
         horizon = _check_horizon(horizon)
+        ratoms, rprobs, R = _check_reward_law(reward_atoms, reward_probs, R, horizon)
         gamma = _check_gamma(gamma)
         if (horizon is None) == (gamma is None):
             raise ValueError(
@@ -203,7 +219,10 @@ class TabularMDP:
                     f"init sums to {init_arr.sum():.12g}; it must sum to 1 within {ROW_SUM_TOL:g}"
                 )
 
-        for arr in (dense, R_arr, init_arr):
+        if ratoms is not None and ratoms.shape[-3:-1] != (S, A):
+            raise ValueError(f"reward_atoms has shape {ratoms.shape} but P implies (S, A) = "
+                             f"({S}, {A}); expected (S, A, J) or (H, S, A, J)")
+        for arr in (dense, R_arr, init_arr, ratoms, rprobs):
             if arr is not None:
                 arr.flags.writeable = False
         if csr is not None:
@@ -221,6 +240,8 @@ class TabularMDP:
         set_(self, "_csr", csr)
         set_(self, "_R", R_arr)
         set_(self, "_init", init_arr)
+        set_(self, "_ratoms", ratoms)
+        set_(self, "_rprobs", rprobs)
 
     # ------------------------------------------------------------------ build
     @staticmethod
@@ -314,10 +335,17 @@ class TabularMDP:
             horizon=self.horizon,
             init=self._init,
             name=self.name,
+            reward_atoms=self._ratoms,
+            reward_probs=self._rprobs,
         )
         unknown = set(changes) - set(fields)
         if unknown:
             raise ValueError(f"unknown field(s) {sorted(unknown)}; valid: {sorted(fields)}")
+        if "R" in changes and not {"reward_atoms", "reward_probs"} & set(changes):
+            # New mean rewards without a new law: the rewards become deterministic.
+            fields["reward_atoms"] = fields["reward_probs"] = None
+        elif {"reward_atoms", "reward_probs"} & set(changes) and "R" not in changes:
+            fields["R"] = None  # derived from the new law
         fields.update(changes)
         return TabularMDP(fields.pop("P"), fields.pop("R"), **fields)
 
@@ -353,6 +381,30 @@ class TabularMDP:
     def R(self) -> np.ndarray:
         """Mean rewards, ``(S, A)`` or ``(H, S, A)`` (read-only)."""
         return self._R
+
+    @property
+    def has_reward_distribution(self) -> bool:
+        """True when a reward law was given (see the module docstring)."""
+        return self._ratoms is not None
+
+    @property
+    def reward_atoms(self) -> np.ndarray:
+        """Reward atoms ``(S, A, J)`` / ``(H, S, A, J)``; ``R[..., None]`` if deterministic."""
+        return self._ratoms if self._ratoms is not None else self._R[..., None]
+
+    @property
+    def reward_probs(self) -> np.ndarray:
+        """Probabilities of :attr:`reward_atoms` (all ones for deterministic rewards)."""
+        if self._rprobs is not None:
+            return self._rprobs
+        out = np.ones(self._R.shape + (1,))
+        out.flags.writeable = False
+        return out
+
+    def stage_reward_law(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(atoms, probs)`` with an explicit stage axis: ``(n_stages_R, S, A, J)``."""
+        at, pr = self.reward_atoms, self.reward_probs
+        return (at[None], pr[None]) if at.ndim == 3 else (at, pr)
 
     @property
     def init(self) -> np.ndarray:
@@ -437,6 +489,51 @@ class TabularMDP:
         stat = "stationary" if self.stationary else "stage-dependent"
         label = f"{self.name!r}, " if self.name else ""
         return f"TabularMDP({label}S={self.S}, A={self.A}, {kind}, {form}, {stat})"
+
+
+REWARD_MEAN_TOL = 1e-9
+"""A given ``R`` must equal the mean of the reward law within this (absolute) tolerance."""
+
+
+def _check_reward_law(atoms, probs, R, horizon):
+    """Validate ``(reward_atoms, reward_probs)``; return them and ``R`` (derived if None)."""
+    if atoms is None and probs is None:
+        if R is None:
+            raise ValueError("R (mean rewards) is required unless reward_atoms and "
+                             "reward_probs give the reward law")
+        return None, None, R
+    if atoms is None or probs is None:
+        raise ValueError("give both reward_atoms and reward_probs (or neither)")
+    at = _as_real_array(atoms, "reward_atoms").copy()
+    pr = _as_real_array(probs, "reward_probs").copy()
+    if at.ndim not in (3, 4):
+        raise ValueError(f"reward_atoms must have shape (S, A, J) or (H, S, A, J); got {at.shape}")
+    if pr.shape != at.shape:
+        raise ValueError(f"reward_probs has shape {pr.shape}; it must match reward_atoms "
+                         f"{at.shape}")
+    if at.shape[-1] < 1:
+        raise ValueError("reward_atoms needs at least one atom per (s, a) (J >= 1)")
+    if at.ndim == 4:
+        if horizon is None:
+            raise ValueError("a stage-dependent reward law (H, S, A, J) needs horizon=H")
+        if at.shape[0] != horizon:
+            raise ValueError(f"reward_atoms has {at.shape[0]} stages (shape {at.shape}) but "
+                             f"horizon={horizon}")
+    _check_finite(at, "reward_atoms", "rewards")
+    _check_probability_rows(pr, "reward_probs")
+    mean = (at * pr).sum(axis=-1)
+    if R is None:
+        return at, pr, mean
+    R_arr = _as_real_array(R, "R")
+    if R_arr.shape != mean.shape:
+        raise ValueError(f"R has shape {R_arr.shape} but the reward law implies {mean.shape}")
+    off = np.abs(R_arr - mean) > REWARD_MEAN_TOL
+    if off.any():
+        idx = _first(off)
+        raise ValueError(f"R[{_fmt_index(idx)}] = {R_arr[idx]:.12g} is not the mean "
+                         f"{mean[idx]:.12g} of the reward law reward_atoms/reward_probs"
+                         f"[{_fmt_index(idx)}, :]")
+    return at, pr, R_arr
 
 
 def normalize_policy(mdp: TabularMDP, policy) -> tuple[bool, np.ndarray]:

@@ -5,6 +5,9 @@ below algorithms). The MDP solvers return a :class:`PlanningResult`.
   :func:`modified_policy_iteration`, :func:`solve_lp`: discounted models;
   :func:`solve_lp` also does finite horizon.
 * :func:`backward_induction`: finite horizon, stationary or stage-dependent.
+* :func:`solve_cvar`, :func:`cvar_of_policy`, :func:`return_distribution`:
+  exact CVaR planning (Bauerle-Ott budget DP) and exact return laws
+  (:mod:`~mdplab.planning.cvar`).
 * :func:`evaluate_policy`: exact ``V^pi``, ``Q^pi`` of any policy.
 * :func:`solve`: picks a certified route automatically.
 * :func:`pomdp_value_iteration`: exact finite-horizon POMDP planning (alpha
@@ -37,6 +40,14 @@ Value shapes: discounted ``(S,)``; finite horizon ``(H+1, S)`` with
 ``values[H] = 0``.
 """
 
+from mdplab.planning.cvar import (
+    CVaRResult,
+    ReturnDistribution,
+    cvar_of_policy,
+    cvar_of_samples,
+    return_distribution,
+    solve_cvar,
+)
 from mdplab.planning.discounted import (
     modified_policy_iteration,
     policy_iteration,
@@ -92,6 +103,7 @@ from mdplab.planning import _model_methods  # noqa: E402, F401  isort: skip
 __all__ = [
     "BeliefPolicy",
     "BellmanOperator",
+    "CVaRResult",
     "ControllerValue",
     "FiniteStateController",
     "MarkovSolution",
@@ -99,8 +111,11 @@ __all__ = [
     "POMDPPlanningResult",
     "PlanningResult",
     "QValueBound",
+    "ReturnDistribution",
     "ReturnVariance",
     "backward_induction",
+    "cvar_of_policy",
+    "cvar_of_samples",
     "evaluate_belief_policy",
     "evaluate_controller",
     "evaluate_policy",
@@ -129,7 +144,9 @@ __all__ = [
     "pomdp_value_iteration",
     "prune_alpha_vectors",
     "qmdp_bound",
+    "return_distribution",
     "solve",
+    "solve_cvar",
     "solve_lp",
     "value_iteration",
 ]

@@ -1,0 +1,381 @@
+"""CVaR RL: the CVaR objective and CVaR-UCBVI (Hoeffding / Bernstein bonus).
+
+Wang, Kallus, Sun, "Near-Minimax-Optimal Risk-Sensitive Reinforcement Learning
+with CVaR", ICML 2023 (arXiv 2302.03201). Episodic tabular MDP, horizon ``H``,
+unknown transitions, *known* reward law, returns in ``[0, 1]``; the learner
+maximises ``CVaR_tau`` of the return and its regret after ``K`` episodes is
+
+    Reg(K) = sum_k CVaR*_tau - CVaR_tau(return of (pi_k, c_k)),
+
+``pi_k`` the augmented (state, budget) policy and ``c_k`` the initial budget
+played in episode ``k``, both evaluated exactly here
+(:func:`mdplab.planning.cvar.augmented_law`, the exact return law).
+
+Theorems (verified from the abstract; ../shared/papers/cvar_psr_horizonfree.md
+section 1.3): regret ``O~(tau^-1 sqrt(S A K))`` in general (Bernstein bonus),
+``O~(sqrt(S A K / tau))`` under a continuity assumption on the return
+(minimax-optimal), and the lower bound ``Omega(sqrt(S A K / tau))`` (normalised
+returns). The Hoeffding version's ``O~(tau^-1 sqrt(S A H K))`` is inferred, not
+read (reconstructed).
+
+Algorithm (structure "bonus-driven value iteration in the Bauerle-Ott augmented
+MDP" secondary; details reconstructed): each episode, on the empirical model
+``P_hat`` and the budget grid of the reward lattice,
+
+    V_H(s, c) = c^+,   U_h(s, c, a) = P_hat(.|s,a)^T E_r V_{h+1}(., c - r) - bonus,
+    V_h(s, c) = clip(min_a U_h(s, c, a), [(c - max remaining)^+, c^+]),
+    c_k = argmax_c { c - V_0(init, c) / tau }      (optimistic budget choice),
+
+then plays ``a_h = pi_h(s_h, c_h)``, ``c_{h+1} = c_h - r_h``. Bonuses
+(reconstructed; ``bonus_scale`` multiplies them, ``L = log(S A H K / delta)``,
+``v`` the largest return): Hoeffding ``v sqrt(2 L / n)`` (no budget
+dependence); Bernstein ``sqrt(2 L Var_{P_hat}[E_r V_{h+1}(s', c - r)] / n) + v L / n``
+(budget dependent; the EULER-style correction terms are left out). Unvisited
+pairs get the fully optimistic shortfall. Transition counts are pooled over
+stages for stationary models and kept per stage otherwise.
+
+Baseline :class:`RiskNeutralUCBVI` (``ucbvi-bf-cvar``): UCBVI-BF (Azar, Osband,
+Munos 2017; :mod:`mdplab.algorithms.ucbvi`) plays its mean-optimistic Markov
+policy and is scored by ``CVaR_tau``: its regret grows linearly wherever the
+mean-optimal policy is not CVaR-optimal (no theorem; it shows what ignoring
+risk costs).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from mdplab.algorithms.base import _check_number, check_stage_dependent
+from mdplab.algorithms.objectives import Objective
+from mdplab.algorithms.online import record, stage
+from mdplab.algorithms.protocol import Learner, Trace
+from mdplab.algorithms.ucbvi import plan_ucbvi_lists
+from mdplab.kernels.rng import new_state, next_double
+from mdplab.kernels.sampling import inverse_cdf_dense
+from mdplab.models import TabularMDP
+from mdplab.planning.cvar import (
+    CVaRResult,
+    augmented_law,
+    check_tau,
+    cvar_grid,
+    cvar_of_policy,
+    lattice_cvar,
+    optimistic_dp,
+    solve_cvar,
+)
+
+__all__ = ["CVaRUCBVI", "RiskNeutralUCBVI", "cvar_objective"]
+
+_OBJECTIVES: dict[float, Objective] = {}
+
+
+def _cvar_value(tau):
+    def value(mdp, policy):
+        """A Markov policy array, a :class:`CVaRResult`, or ``(augmented policy, budget)``."""
+        if isinstance(policy, CVaRResult):
+            return cvar_of_policy(mdp, policy, tau)
+        if isinstance(policy, tuple) and len(policy) == 2:
+            return cvar_of_policy(mdp, policy[0], tau, budget=policy[1])
+        return cvar_of_policy(mdp, policy, tau)
+    return value
+
+
+def cvar_objective(tau) -> Objective:
+    """The objective ``CVaR_tau`` of the return (one shared instance per ``tau``):
+    optimum :func:`~mdplab.planning.solve_cvar`, value
+    :func:`~mdplab.planning.cvar_of_policy` of a Markov policy or of an
+    ``(augmented policy, budget)`` pair."""
+    t = check_tau(tau)
+    if t not in _OBJECTIVES:
+        obj = Objective(f"cvar-{t:g}")
+        obj.register(TabularMDP, lambda m, _t=t: solve_cvar(m, _t).value, _cvar_value(t))
+        _OBJECTIVES[t] = obj
+    return _OBJECTIVES[t]
+
+
+@njit(cache=True)
+def _draw_atom(probs, g, s, a, u):
+    J = probs.shape[3]
+    c = 0.0
+    last = 0
+    for j in range(J):
+        p = probs[g, s, a, j]
+        if p > 0.0:
+            last = j
+            c += p
+            if u < c:
+                return j
+    return last
+
+
+@njit(parallel=True, cache=True)
+def _cvar_ucbvi_kernel(P, steps, probs, init, H, K, every, seeds, cvar_star, nst, mode, scale,
+                       delta, tau, c0, eta, n_b, kmax, maxrem, vrange):
+    n_seeds = seeds.shape[0]
+    S, A = P.shape[1], P.shape[2]
+    nP, nR = P.shape[0], steps.shape[0]
+    n_ckpt = (K + every - 1) // every
+    out_regret = np.zeros((n_seeds, n_ckpt))
+    out_return = np.zeros((n_seeds, n_ckpt))
+    L = math.log(S * A * H * K / delta)
+    M = H * kmax + 1
+    Vn = np.zeros((H + 1, S))          # off-grid-above values: never used (rewards >= 0)
+    for i in prange(n_seeds):
+        rng = new_state(seeds[i])
+        counts = np.zeros((nst, S, A))
+        trans = np.zeros((nst, S, A, S))
+        Phat = np.zeros((nst, S, A, S))
+        V = np.zeros((H + 1, S, n_b))
+        pol = np.zeros((H, S, n_b), dtype=np.int64)
+        Lb = np.zeros((S, M))
+        Nb = np.zeros((S, M))
+        states = np.empty(H + 1, dtype=np.int64)
+        actions = np.empty(H, dtype=np.int64)
+        reg = 0.0
+        ret = 0.0
+        for k in range(K):
+            optimistic_dp(Phat, counts, steps, probs, H, c0, eta, Vn, mode, scale, L, vrange,
+                          maxrem, V, pol)
+            best = -np.inf
+            j0 = 0
+            for j in range(n_b):
+                v0 = 0.0
+                for s in range(S):
+                    v0 += init[s] * V[0, s, j]
+                f = c0 + j * eta - v0 / tau
+                if f > best:
+                    best = f
+                    j0 = j
+            law = augmented_law(P, steps, probs, init, H, pol, j0, 0, kmax, Lb, Nb)
+            reg += cvar_star - lattice_cvar(law, 0.0, eta, tau)
+            # play (pi_k, c_k) in the true model, rewards from the known law
+            s = inverse_cdf_dense(init, next_double(rng))
+            jb = j0
+            total = 0.0
+            for h in range(H):
+                jc = 0 if jb < 0 else (n_b - 1 if jb >= n_b else jb)
+                a = pol[h, s, jc]
+                gr = stage(nR, h)
+                jj = _draw_atom(probs, gr, s, a, next_double(rng))
+                jb -= steps[gr, s, a, jj]
+                total += steps[gr, s, a, jj] * eta
+                states[h] = s
+                actions[h] = a
+                s = inverse_cdf_dense(P[stage(nP, h), s, a], next_double(rng))
+            states[H] = s
+            ret += total
+            for h in range(H):
+                g = stage(nst, h)
+                s, a, t = states[h], actions[h], states[h + 1]
+                counts[g, s, a] += 1.0
+                trans[g, s, a, t] += 1.0
+                for u in range(S):
+                    Phat[g, s, a, u] = trans[g, s, a, u] / counts[g, s, a]
+            record(k, K, every, reg, ret, out_regret, out_return, i)
+    return out_regret, out_return
+
+
+_BONUSES = ("hoeffding", "bernstein")
+
+
+class CVaRUCBVI(Learner):
+    """CVaR-UCBVI (module docstring): ``bonus="hoeffding"`` (``cvar-ucbvi-h``) or
+    ``"bernstein"`` (``cvar-ucbvi-b``).
+
+    Parameters
+    ----------
+    bonus : {"hoeffding", "bernstein"}
+    tau : float in (0, 1]
+        CVaR level; the learner is scored by ``CVaR_tau`` (its ``objective``).
+    delta : float in (0, 1)
+        Confidence level inside ``L = log(S A H K / delta)``.
+    bonus_scale : float >= 0
+        Multiplies the bonus (1 = the reconstructed constants).
+    stage_dependent : bool, optional
+        Keep transition counts per stage; default: iff the model's P is.
+
+    The model must be finite-horizon with non-negative reward atoms on a common
+    lattice (e.g. :func:`mdplab.envs.safe_risky_chain`); the reward law is known
+    to the learner, as in the paper. Extra column ``return_sum``: the sum of the
+    sampled returns so far.
+    """
+
+    model_class = TabularMDP
+    guarantee = "online"
+    check_kwargs = {"bonus_scale": 0.05, "tau": 0.5}
+    check_budget = 1500
+    invalid_kwargs = (
+        ({"bonus": "ucb"}, "bonus must be one of"),
+        ({"tau": 0.0}, "tau must be"),
+        ({"tau": 1.5}, "tau must be"),
+        ({"tau": float("nan")}, "tau must be"),
+        ({"delta": 0.0}, "delta must be"),
+        ({"delta": 1.0}, "delta must be"),
+        ({"bonus_scale": -1.0}, "bonus_scale must be >= 0"),
+        ({"stage_dependent": "yes"}, "stage_dependent must be"),
+    )
+    max_budgets = 2001
+
+    def __init__(self, bonus: str = "bernstein", *, tau: float = 0.25, delta: float = 0.1,
+                 bonus_scale: float = 1.0, stage_dependent: bool | None = None):
+        if bonus not in _BONUSES:
+            raise ValueError(f"bonus must be one of {_BONUSES}; got {bonus!r}")
+        self.bonus = bonus
+        self.tau = check_tau(tau)
+        self.delta = _check_number("delta", delta, low=0.0, high=1.0, low_open=True)
+        if self.delta >= 1.0:
+            raise ValueError(f"delta must be in (0, 1); got {delta!r}")
+        self.bonus_scale = _check_number("bonus_scale", bonus_scale, low=0.0)
+        self.stage_dependent = check_stage_dependent(stage_dependent)
+        self.objective = cvar_objective(self.tau)
+        self.name = f"cvar-ucbvi-{bonus[0]}"
+
+    def params(self) -> dict:
+        return {"bonus": self.bonus, "tau": self.tau, "delta": self.delta,
+                "bonus_scale": self.bonus_scale, "stage_dependent": self.stage_dependent}
+
+    @classmethod
+    def check_models(cls):
+        from mdplab.envs import cvar_lower_bound, safe_risky_chain
+
+        bandit = cvar_lower_bound(2, 0.5, n_states=2, horizon=3, gap=0.3)
+        staged = bandit.replace(P=np.stack([bandit.P] * bandit.horizon))
+        return [("safe-risky-chain", safe_risky_chain(3, p_miss=0.3, p_crash=0.2)),
+                ("stage-dependent", staged)]
+
+    def check_model(self, mdp: TabularMDP) -> None:
+        if mdp.horizon is None:
+            raise ValueError(f"{self.name} learns finite-horizon models; this one is discounted")
+        grid = cvar_grid(mdp)
+        if not grid.exact:
+            raise ValueError(f"{self.name} needs reward atoms on a common grid (e.g. multiples "
+                             "of 1/(m H)); this model's are not, so the exact regret is "
+                             "undefined on the budget lattice")
+        atoms, probs = mdp.stage_reward_law()
+        if (atoms[probs > 0] < 0).any():
+            raise ValueError(f"{self.name} needs non-negative rewards (returns in [0, v])")
+        if grid.n > self.max_budgets:
+            raise ValueError(f"the reward lattice needs {grid.n} budgets (> {self.max_budgets}); "
+                             "use coarser reward atoms")
+
+    def _learn(self, mdp, K, every, checkpoints, seeds, optimum) -> Trace:
+        grid = cvar_grid(mdp)
+        H = mdp.horizon
+        P = np.ascontiguousarray(mdp.stage_P())
+        steps = np.ascontiguousarray(grid.steps)
+        probs = np.ascontiguousarray(grid.probs)
+        kmax = max(0, int(steps.max()))
+        # largest return from stage h on (per-stage maxima of the atoms with mass)
+        top = np.where(probs > 0, steps, 0).reshape(steps.shape[0], -1).max(axis=1) * grid.eta
+        per = np.broadcast_to(top, (H,)) if top.size == 1 else top
+        maxrem = np.concatenate([np.cumsum(per[::-1])[::-1], [0.0]])
+        vrange = max(float(maxrem[0]), 1e-300)
+        sd = self.stage_dependent if self.stage_dependent is not None else P.shape[0] > 1
+        mode = 1 if self.bonus == "hoeffding" else 2
+        regret, ret = _cvar_ucbvi_kernel(
+            P, steps, probs, np.ascontiguousarray(mdp.init), H, K, every, seeds, optimum,
+            H if sd else 1, mode, self.bonus_scale, self.delta, self.tau, grid.c0, grid.eta,
+            grid.n, kmax, maxrem, vrange)
+        return Trace(regret, None, {"return_sum": ret})
+
+
+@njit(parallel=True, cache=True)
+def _risk_neutral_kernel(P, R, steps, probs, init, H, K, every, seeds, cvar_star, nst, scale,
+                         delta, tau, eta, kmax):
+    n_seeds = seeds.shape[0]
+    S, A = P.shape[1], P.shape[2]
+    nP, nR = P.shape[0], steps.shape[0]
+    n_ckpt = (K + every - 1) // every
+    out_regret = np.zeros((n_seeds, n_ckpt))
+    out_return = np.zeros((n_seeds, n_ckpt))
+    L = math.log(5.0 * S * A * K * H / delta)
+    v_range = H * max(R.max(), 1e-300)
+    M = H * kmax + 1
+    for i in prange(n_seeds):
+        rng = new_state(seeds[i])
+        counts = np.zeros((nst, S, A))
+        trans = np.zeros((nst, S, A, S))
+        seen = np.zeros((nst, S, A, S), dtype=np.int64)
+        n_seen = np.zeros((nst, S, A), dtype=np.int64)
+        visits = np.zeros((H + 1, S))
+        Q = np.empty((H, S, A))
+        for h in range(H):
+            Q[h] = (H - h) * v_range / H
+        pi = np.zeros((H, S), dtype=np.int64)
+        pol = np.zeros((H, S, 1), dtype=np.int64)
+        Lb = np.zeros((S, M))
+        Nb = np.zeros((S, M))
+        states = np.empty(H + 1, dtype=np.int64)
+        actions = np.empty(H, dtype=np.int64)
+        reg = 0.0
+        ret = 0.0
+        for k in range(K):
+            plan_ucbvi_lists(R, H, counts, trans, seen, n_seen, visits, Q, pi, True, scale, L,
+                             v_range)
+            for h in range(H):
+                for s in range(S):
+                    pol[h, s, 0] = pi[h, s]
+            law = augmented_law(P, steps, probs, init, H, pol, 0, 0, kmax, Lb, Nb)
+            reg += cvar_star - lattice_cvar(law, 0.0, eta, tau)
+            s = inverse_cdf_dense(init, next_double(rng))
+            total = 0.0
+            for h in range(H):
+                a = pi[h, s]
+                gr = stage(nR, h)
+                jj = _draw_atom(probs, gr, s, a, next_double(rng))
+                total += steps[gr, s, a, jj] * eta
+                states[h] = s
+                actions[h] = a
+                s = inverse_cdf_dense(P[stage(nP, h), s, a], next_double(rng))
+            states[H] = s
+            ret += total
+            for h in range(H):
+                j = stage(nst, h)
+                s, a, t = states[h], actions[h], states[h + 1]
+                counts[j, s, a] += 1.0
+                if trans[j, s, a, t] == 0.0:
+                    seen[j, s, a, n_seen[j, s, a]] = t
+                    n_seen[j, s, a] += 1
+                trans[j, s, a, t] += 1.0
+                visits[h + 1, states[h + 1]] += 1.0
+            record(k, K, every, reg, ret, out_regret, out_return, i)
+    return out_regret, out_return
+
+
+class RiskNeutralUCBVI(CVaRUCBVI):
+    """UCBVI-BF's policy scored by ``CVaR_tau`` (``ucbvi-bf-cvar``; module docstring).
+
+    Same hyperparameters as :class:`~mdplab.algorithms.UCBVI` ("bf") plus ``tau``;
+    known mean rewards, rewards sampled from the law. No CVaR guarantee (a
+    baseline): ``expect_progress`` is False.
+    """
+
+    expect_progress = False
+    invalid_kwargs = tuple(x for x in CVaRUCBVI.invalid_kwargs if "bonus" not in x[0])
+
+    def __init__(self, *, tau: float = 0.25, delta: float = 0.1, bonus_scale: float = 1.0,
+                 stage_dependent: bool | None = None):
+        super().__init__("bernstein", tau=tau, delta=delta, bonus_scale=bonus_scale,
+                         stage_dependent=stage_dependent)
+        self.bonus = "bf"
+        self.name = "ucbvi-bf-cvar"
+
+    def params(self) -> dict:
+        return {"tau": self.tau, "delta": self.delta, "bonus_scale": self.bonus_scale,
+                "stage_dependent": self.stage_dependent}
+
+    def _learn(self, mdp, K, every, checkpoints, seeds, optimum) -> Trace:
+        grid = cvar_grid(mdp)
+        P = np.ascontiguousarray(mdp.stage_P())
+        R = np.ascontiguousarray(mdp.stage_R())
+        steps = np.ascontiguousarray(grid.steps)
+        probs = np.ascontiguousarray(grid.probs)
+        sd = self.stage_dependent if self.stage_dependent is not None else P.shape[0] > 1
+        regret, ret = _risk_neutral_kernel(
+            P, R, steps, probs, np.ascontiguousarray(mdp.init), mdp.horizon, K, every, seeds,
+            optimum, mdp.horizon if sd else 1, self.bonus_scale, self.delta, self.tau,
+            grid.eta, max(0, int(steps.max())))
+        return Trace(regret, None, {"return_sum": ret})
