@@ -1,5 +1,7 @@
 """The grouped learner (generative protocol) and the grouping selection (issue 14)."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -98,6 +100,13 @@ def test_loss_below_the_bound_over_seeds(inst):
     curve = GroupedVI(iterations=30).run(g, budget, seed=2, n_seeds=30, checkpoint_every=budget)
     b = bound_for(g, 50, 30, delta=delta)
     assert (curve.loss[:, -1] <= b["bound"]).mean() >= 1 - delta
+    # The bound is loose here (44.6 against losses <= 0.15: every term, the
+    # approximation's 7.9 included, is conservative), so check what it rests on.
+    # (i) Weissman: max_(s,m) ||P_hat - P_g||_1 <= sqrt(2 (S ln 2 + ln(4 S M / delta)) / N)
+    # with probability >= 1 - delta over seeds.
+    radius = math.sqrt(2 * (S * math.log(2) + math.log(4 * S * M / delta)) / 50)
+    l1 = curve.model_l1[:, -1]
+    assert (l1 <= radius).mean() >= 1 - delta and l1.min() > 0
     # the bound's terms: approximation falls with refinement, estimation rises with M
     t = grouped_learning_bound(5, np.array([1, 2, 4]), 100, 50, 0.9, eps_P=np.array([1, .5, .25]),
                                eps_R=0.0, reward_range=1.0, reward_max=1.0)
@@ -153,7 +162,9 @@ def test_selection_picks_a_candidate_and_respects_budgets(inst):
         cands = [group_by_coefficients(w, int(b), bounds=(-1, 1)) for b in candidate_bins(24, 1)]
         assert any(np.array_equal(sel.groups, c) for c in cands)
         assert sel.n_bins in sel.curve["n_bins"]
-        assert sel.bound == pytest.approx(sel.curve["bound"].min())
+        # the bound of what is returned: never above the planned point's (empty cells
+        # only merge groups, which raises N and keeps the cell widths)
+        assert sel.bound <= sel.curve["bound"].min() + 1e-12
         assert 5 * sel.n_groups * sel.n_per_pair + sel.pilot_samples <= budget
     with_c = select_grouping(inst.mdp, w, 200_000, compute_budget=5 * 5 * 8 * 20, seed=1)
     assert 25 * with_c.n_groups * with_c.iterations <= 5 * 5 * 8 * 20

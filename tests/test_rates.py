@@ -216,3 +216,33 @@ def test_every_registered_claim_is_well_formed():
         assert exp.rates, f"{exp.name} declares no theorem rates"
         for claim in exp.rates:
             assert claim.source, f"{exp.name}: rate {claim.name} names no theorem"
+
+
+def test_fit_on_mean_keeps_seeds_that_reach_zero(tmp_path):
+    """An excess loss that is exactly 0 on some seeds: a point fit drops the zeros
+    (keeping the unlucky seeds); the mean fit averages them in, matching a hand fit."""
+    xs = np.array([10.0, 100.0, 1000.0, 10000.0])
+
+    def run(params, seed):
+        # cell p=0 always pays x^-0.5; cell p=1 pays it until x >= 1000, then 0.
+        return [{"x": x, "y": x**-0.5 if (params["p"] == 0 or x < 1000) else 0.0} for x in xs]
+
+    exp = Experiment(name="rates-zeros", description="zeros on one seed",
+                     params=(Param("p", "int", 0, "which curve"),), run=run, seeds=1,
+                     rates=(RateClaim(name="points", x="x", y="y", claimed=-0.5, kind="upper"),
+                            RateClaim(name="mean", x="x", y="y", claimed=-0.5, kind="upper",
+                                      fit_on="mean")))
+    register(exp)
+    from mdplab.lab.runner import sweep
+
+    st = ResultStore(tmp_path)
+    cells = exp.cells({"p": [0, 1]})
+    assert sweep(exp, cells, [0], store=st, backend="inline", progress=False).ok
+    table = check_rates(exp, store=st, cells=cells)
+    points, mean = _get(table, "points"), _get(table, "mean")
+    assert points["n"] == 6 and mean["n"] == 4
+    means = np.array([x**-0.5 if x < 1000 else 0.5 * x**-0.5 for x in xs])
+    want = stats.linregress(np.log(xs), np.log(means)).slope
+    assert abs(mean["slope"] - want) < 1e-12 and mean["slope"] < points["slope"] - 0.05
+    with pytest.raises(ValueError, match="fit_on"):
+        RateClaim(name="bad", x="x", y="y", claimed=1.0, kind="upper", fit_on="median")

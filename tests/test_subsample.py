@@ -103,6 +103,8 @@ def test_sampled_learner_converges_to_q_star():
 
 
 def test_thread_count_independence():
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs at least 2 numba threads to compare thread counts")
     system = envs.demand_response(4, levels=2, supply_reward=1.0)
     before = numba.get_num_threads()
     try:
@@ -128,8 +130,12 @@ def test_gap_decreases_with_k_and_bound_holds():
     gaps = [subsample_gap(system, subsample_q(system, k, None, 150, method="exact"), k)
             for k in (1, 6)]
     assert gaps[0] > 1e-4 and abs(gaps[1]) < 1e-9
-    r = float(np.abs(system.r_g).max() + np.abs(system.r_l).max())
-    assert gaps[0] <= gap_bound(6, 1, system.gamma, r, system.S_l, system.A_g)
+    # The bound's constants make it vacuous here (hundreds against r/(1-gamma) = 14):
+    # no assertion against it. What the theorem predicts on any instance: the exact
+    # gap falls with k (0.087, 0.076, 0.045, then 0 at k = n).
+    k_gaps = [subsample_gap(system, subsample_q(system, k, None, 150, method="exact"), k)
+              for k in (1, 2, 3)] + [gaps[1]]
+    assert all(b < a for a, b in zip(k_gaps, k_gaps[1:], strict=False)), k_gaps
     assert gap_bound(100, 4, 0.9, 1, 4, 3) < gap_bound(100, 1, 0.9, 1, 4, 3)
     assert subsample_optimal_value(system) >= subsample_value(system, np.zeros(
         (system.S_g, system.count_space_size(1)), dtype=np.int64), 1)

@@ -162,11 +162,16 @@ def _check_memory(system: GlobalLocalSystem, k: int, memory_limit) -> None:
 
 
 def k_agent_system(system: GlobalLocalSystem, k: int) -> GlobalLocalSystem:
-    """The same system with ``k`` agents (i.i.d. uniform start): its count MDP is ``T_k``'s."""
+    """The same system with ``k`` agents: its count MDP is ``T_k``'s. The local start
+    law is kept when it is i.i.d. ``(S_l,)``; a per-agent ``(n, S_l)`` law has no
+    ``k``-agent version, and the uniform i.i.d. law is used (Q*_k does not depend on it,
+    only the k-agent system's own initial value does)."""
     system = _check_system(system)
     k = _check_k(system, k)
+    init_l = system.init_l if system.init_l.ndim == 1 else None
     return GlobalLocalSystem(system.P_g, system.P_l, system.r_g, system.r_l, k, system.gamma,
-                             init_g=system.init_g, name=f"{system.name or 'global-local'} k={k}")
+                             init_g=system.init_g, init_l=init_l,
+                             name=f"{system.name or 'global-local'} k={k}")
 
 
 # ============================================================ alias tables
@@ -657,10 +662,15 @@ def subsample_value_simulated(system: GlobalLocalSystem, policy, k: int | None =
 
 
 def gap_bound(n: int, k: int, gamma: float, r_max: float, S_l: int, A_g: int, *,
-              c: float = 40.0, sqrt_k_const: float = 0.1, epsilon: float = 0.0) -> float:
-    """The reconstructed bound ``r~/(1-g)^2 sqrt((n-k+1)/(2nk) ln(c r~ S_l A_g sqrt(k)/(1-g)^2))
-    + sqrt_k_const / sqrt(k) + 2 epsilon`` (constants as parameters; see the module)."""
-    log_arg = max(c * r_max * S_l * A_g * math.sqrt(k) / (1 - gamma) ** 2, math.e)
+              c: float = 40.0, sqrt_k_const: float = 0.1, epsilon: float = 0.0,
+              k_power: float = 0.5) -> float:
+    """The reconstructed bound ``r~/(1-g)^2 sqrt((n-k+1)/(2nk) ln(c r~ S_l A_g k^p/(1-g)^2))
+    + sqrt_k_const / sqrt(k) + 2 epsilon`` (constants as parameters; see the module).
+
+    ``k_power`` [R]: the notes' schematic writes ``sqrt(k)`` (p = 1/2) inside the log,
+    while SUBSAMPLE-MFQ's Thm 4.2 has ``k^{|A_l| + 1/2}``, i.e. ``k^{3/2}`` with the one
+    trivial local action; the log makes the difference small, but it is a parameter."""
+    log_arg = max(c * r_max * S_l * A_g * float(k) ** k_power / (1 - gamma) ** 2, math.e)
     return (r_max / (1 - gamma) ** 2 * math.sqrt((n - k + 1) / (2 * n * k) * math.log(log_arg))
             + sqrt_k_const / math.sqrt(k) + 2 * epsilon)
 

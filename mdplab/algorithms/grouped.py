@@ -617,7 +617,8 @@ class GroupingSelection:
 
     ``groups`` (A,) the chosen grouping (one of the candidates), ``n_bins`` its cells
     per coefficient axis, ``n_groups`` its non-empty groups, ``n_per_pair`` (N),
-    ``iterations`` (T) and ``bound`` its value on the curve. ``curve``: arrays over the
+    ``iterations`` (T) and ``bound`` the bound at exactly these (its planned value, at
+    ``n_bins^K`` groups, is ``curve["bound"][argmin]``). ``curve``: arrays over the
     candidates (``n_bins``, ``n_groups`` (planned, ``n_bins^K`` capped at A),
     ``n_per_pair``, ``iterations``, ``approximation``, ``estimation``, ``iteration``,
     ``bound``). ``pilot_samples``: generative calls of the pilot; ``bound_evaluations``:
@@ -786,10 +787,16 @@ def select_grouping(model, coefficients, sample_budget: int, compute_budget: int
     M = int(groups.max()) + 1
     n_final = int(learn // (S * M))
     T_final = int(T[i]) if Bc is None else int(Bc // (S * S * M))
+    # Empty cells make the returned grouping coarser than planned (M <= bins^K), with a
+    # larger N: report the bound of what is returned, not of the planned point (O(1)).
+    final = grouped_learning_bound(S, M, n_final, T_final, mdp.gamma, eps_P=cP * width[i],
+                                   eps_R=cR * width[i], reward_range=rho, reward_max=rmax,
+                                   delta=delta, leading=leading)
     curve = {"n_bins": bins, "n_groups": M_plan.astype(np.int64), "n_per_pair": N.astype(np.int64),
              "iterations": T.astype(np.int64), **terms}
-    return GroupingSelection(groups, int(bins[i]), M, n_final, T_final, float(bound[i]), curve,
-                             used, int(bins.size), (cP, cR), int(learn))
+    return GroupingSelection(groups, int(bins[i]), M, n_final, T_final,
+                             float(final["bound"]), curve, used, int(bins.size), (cP, cR),
+                             int(learn))
 
 
 def _bisecting_chain(feats: np.ndarray, sizes: list[int], seed) -> dict[int, np.ndarray]:

@@ -74,6 +74,11 @@ class RateClaim:
         Which theorem, in a few words (paper, theorem, the term giving the exponent).
     confidence : float
         Level of the slope's confidence interval.
+    fit_on : {"points", "mean"}
+        ``"points"`` (default): fit every seed's point. ``"mean"``: fit the
+        mean over seeds at each ``x``, for metrics that reach exactly 0 on some
+        seeds (an excess loss once the optimal policy is found): a point fit
+        would drop those zeros and keep only the unlucky seeds, biasing the slope.
     """
 
     name: str
@@ -86,6 +91,7 @@ class RateClaim:
     fit_decades: float | None = None
     source: str = ""
     confidence: float = 0.95
+    fit_on: str = "points"
 
     def __post_init__(self):
         def bad(msg):
@@ -97,6 +103,8 @@ class RateClaim:
             v = getattr(self, attr)
             if not isinstance(v, str) or not v:
                 bad(f"{attr} must be a non-empty column name; got {v!r}")
+        if self.fit_on not in ("points", "mean"):
+            bad(f"fit_on must be 'points' or 'mean'; got {self.fit_on!r}")
         if self.x == self.y:
             bad(f"x and y must be different columns; both are {self.x!r}")
         if (isinstance(self.claimed, bool) or not isinstance(self.claimed, numbers.Real)
@@ -267,6 +275,8 @@ def _fit_claim(exp_name: str, claim: RateClaim, df) -> list[dict]:
             xmax = fitted[claim.x].max()
             fitted = fitted[fitted[claim.x] >= xmax / 10**claim.fit_decades]
         seeds = int(fitted["seed"].nunique()) if "seed" in fitted.columns else 0
+        if claim.fit_on == "mean":
+            fitted = fitted.groupby(claim.x, as_index=False)[claim.y].mean()
         try:
             fit = loglog_slope(fitted[claim.x].to_numpy(dtype=float),
                                fitted[claim.y].to_numpy(dtype=float), claim.confidence)
