@@ -15,7 +15,13 @@ protocol. ``check_algorithm`` is the conformance suite for all of them, and
 
 from mdplab.algorithms.base import Algorithm
 from mdplab.algorithms.conformance import check_algorithm, tiny_mdp
-from mdplab.algorithms.cvar import CVaRUCBVI, RiskNeutralUCBVI, cvar_objective
+from mdplab.algorithms.cvar import (
+    CVaRBandit,
+    CVaRUCBVI,
+    RiskNeutralUCBVI,
+    cvar_bandit_regret_bound,
+    cvar_objective,
+)
 from mdplab.algorithms.global_local import SubsampleQ, subsample_q
 from mdplab.algorithms.greedy import Greedy
 from mdplab.algorithms.grouped import GroupedVI, GroupingSelection, UngroupedVI, select_grouping
@@ -44,15 +50,16 @@ ALGORITHMS = {
     "cvar-ucbvi-h": lambda **kw: CVaRUCBVI("hoeffding", **kw),
     "cvar-ucbvi-b": lambda **kw: CVaRUCBVI("bernstein", **kw),
     "ucbvi-bf-cvar": lambda **kw: RiskNeutralUCBVI(**kw),
+    "cvar-bandit": lambda **kw: CVaRBandit(**kw),
     "subsample-q": lambda **kw: SubsampleQ(**kw),
     "grouped-vi": lambda **kw: GroupedVI(**kw),
     "ungrouped-vi": lambda **kw: UngroupedVI(**kw),
 }
 
 __all__ = [
-    "ALGORITHMS", "CVaRUCBVI", "EXPECTED_RETURN", "GUARANTEES", "MVP", "PSRL", "Algorithm",
-    "ExpectedReturn", "Greedy", "GroupedVI", "GroupingSelection", "LearningCurve", "Learner",
-    "Objective", "PolicyLearner", "QLearningUCB", "RiskNeutralUCBVI", "Snapshot", "SubsampleQ",
-    "Trace", "UCBVI", "UngroupedVI", "check_algorithm", "cvar_objective", "select_grouping",
-    "subsample_q", "tiny_mdp",
+    "ALGORITHMS", "Algorithm", "CVaRBandit", "CVaRUCBVI", "EXPECTED_RETURN", "ExpectedReturn",
+    "GUARANTEES", "Greedy", "GroupedVI", "GroupingSelection", "Learner", "LearningCurve",
+    "MVP", "Objective", "PSRL", "PolicyLearner", "QLearningUCB", "RiskNeutralUCBVI",
+    "Snapshot", "SubsampleQ", "Trace", "UCBVI", "UngroupedVI", "check_algorithm",
+    "cvar_bandit_regret_bound", "cvar_objective", "select_grouping", "subsample_q", "tiny_mdp",
 ]

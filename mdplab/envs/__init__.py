@@ -15,6 +15,8 @@ unless noted).
 ``safe_risky_chain``          CVaR: safe vs risky steps with a crash (reward law on a grid)
 ``cvar_lower_bound``          CVaR: the sqrt(SAK/tau) lower-bound family (Bernoulli arms)
 ``random_grid_mdp``           CVaR: random MDP with reward laws on a grid
+``cvar_bandit``               CVaR bandit (H = 1): Bernoulli arms, gap set for K
+``random_cvar_bandit``        CVaR bandit (H = 1): random reward laws on a grid
 ``tiger``                     the Tiger POMDP (standard parameters; returns a POMDP)
 ``random_revealing_pomdp``    random POMDP whose emissions are alpha-revealing
 ``random_lowrank``            random low-rank MDP (Dirichlet factors; LowRankMDP)
@@ -36,7 +38,13 @@ None or ``np.random.Generator``).
 
 from mdplab.envs.chain import chain
 from mdplab.envs.combination_lock import combination_lock, combination_lock_actions
-from mdplab.envs.cvar import cvar_lower_bound, random_grid_mdp, safe_risky_chain
+from mdplab.envs.cvar import (
+    cvar_bandit,
+    cvar_lower_bound,
+    random_cvar_bandit,
+    random_grid_mdp,
+    safe_risky_chain,
+)
 from mdplab.envs.deepsea import deepsea
 from mdplab.envs.garnet import garnet
 from mdplab.envs.global_local import demand_response, queueing
@@ -62,7 +70,9 @@ __all__ = [
     "GridLayout",
     "action_similar_mdp",
     "block_mdp",
+    "cvar_bandit",
     "cvar_lower_bound",
+    "random_cvar_bandit",
     "chain",
     "combination_lock",
     "combination_lock_actions",

@@ -25,6 +25,12 @@ return lies in ``[0, 1]`` (the normalisation of Wang, Kallus, Sun 2023).
   run, the scale at which regret is of order ``sqrt(S A K / tau)``. The
   mean-optimal and the CVaR-optimal arms coincide here; what is hard is
   seeing a ``tau gap`` difference in the probability of the lower tail.
+* :func:`cvar_bandit` / :func:`random_cvar_bandit`: the ``H = 1`` case (one
+  state, the arms are its actions), for the CVaR bandit. Bernoulli arms as in
+  the lower bound (Wang, Kallus, Sun 2023, Thm 3.1, reconstructed; the outcome
+  is the *reward*), or random laws on ``{0, 1/m, ..., 1}``, where the
+  CVaR-optimal arm is typically not the mean-optimal one (it has the thinner
+  lower tail).
 * :func:`random_grid_mdp`: Dirichlet transitions and reward laws on the grid
   ``{0, 1/m, ..., 1} / H``; the CVaR-optimal policy typically trades mean for a
   thinner lower tail and depends on the budget left (on the return so far).
@@ -39,7 +45,8 @@ import numpy as np
 from mdplab.envs._common import as_rng, check_int, check_prob
 from mdplab.models import TabularMDP
 
-__all__ = ["cvar_lower_bound", "random_grid_mdp", "safe_risky_chain"]
+__all__ = ["cvar_bandit", "cvar_lower_bound", "random_cvar_bandit", "random_grid_mdp",
+           "safe_risky_chain"]
 
 
 def safe_risky_chain(horizon: int = 5, *, p_miss: float = 0.1, p_crash: float = 0.05,
@@ -131,3 +138,49 @@ def random_grid_mdp(n_states: int = 5, n_actions: int = 2, horizon: int = 4, *,
     probs = rng.dirichlet(np.full(m + 1, float(concentration)), size=(S, A))
     return TabularMDP(P, None, horizon=H, reward_atoms=atoms, reward_probs=probs,
                       name=f"random-grid-mdp(S={S}, A={A}, H={H})")
+
+
+def _one_state_bandit(atoms, probs, name):
+    A = atoms.shape[0]
+    P = np.ones((1, A, 1))
+    return TabularMDP(P, None, horizon=1, reward_atoms=atoms[None], reward_probs=probs[None],
+                      name=name)
+
+
+def cvar_bandit(n_arms: int = 2, tau: float = 0.25, *, gap: float | None = None,
+                episodes: int | None = None) -> TabularMDP:
+    """Bernoulli CVaR bandit (module docstring): ``horizon=1``, one state; arm ``a`` pays 0
+    w.p. ``tau / 2`` (``CVaR_tau = 1/2``), else 1, except the best arm ``0``, which pays 0
+    w.p. ``tau (1/2 - gap)`` (``CVaR_tau = 1/2 + gap``). With ``gap=None``, ``gap =
+    min(1/4, sqrt(A / (tau K))) / 2`` for ``K = episodes``, the scale at which the
+    regret is of order ``sqrt(A K / tau)``. Mean- and CVaR-optimal arms coincide."""
+    A = check_int(n_arms, "n_arms", 2)
+    t = float(tau)
+    if not (math.isfinite(t) and 0.0 < t <= 1.0):
+        raise ValueError(f"tau must be in (0, 1]; got {tau!r}")
+    if gap is None:
+        if episodes is None:
+            raise ValueError("give gap= or episodes= (the gap is then "
+                             "min(1/4, sqrt(A / (tau K))) / 2)")
+        K = check_int(episodes, "episodes", 1)
+        gap = 0.5 * min(0.25, math.sqrt(A / (t * K)))
+    g = float(gap)
+    if not 0.0 <= g < 0.5:
+        raise ValueError(f"gap must be in [0, 1/2); got {gap!r}")
+    atoms = np.broadcast_to(np.array([0.0, 1.0]), (A, 2)).copy()
+    p0 = np.full(A, t / 2)
+    p0[0] = t * (0.5 - g)
+    probs = np.stack([p0, 1.0 - p0], axis=1)
+    return _one_state_bandit(atoms, probs, f"cvar-bandit(A={A}, tau={t:g}, gap={g:.4g})")
+
+
+def random_cvar_bandit(n_arms: int = 3, *, levels: int = 4, seed=0,
+                       concentration: float = 0.5) -> TabularMDP:
+    """CVaR bandit with reward laws ``Dirichlet(concentration)`` on ``{0, 1/m, ..., 1}``
+    (``m = levels``); module docstring."""
+    A = check_int(n_arms, "n_arms", 2)
+    m = check_int(levels, "levels", 1)
+    rng = as_rng(seed)
+    atoms = np.broadcast_to(np.arange(m + 1) / m, (A, m + 1)).copy()
+    probs = rng.dirichlet(np.full(m + 1, float(concentration)), size=A)
+    return _one_state_bandit(atoms, probs, f"random-cvar-bandit(A={A}, m={m})")

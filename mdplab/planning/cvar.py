@@ -303,7 +303,9 @@ def optimistic_dp(P, counts, steps, probs, H, c0, eta, Vn, mode, scale, L, vrang
     fills ``V`` and ``pol``. ``P`` is the empirical model and ``counts`` the
     visits; ``U`` is lowered by the Hoeffding bonus ``scale vrange sqrt(2 L / n)``
     (``mode`` 1) or the Bernstein bonus ``scale (sqrt(2 L Var_P[W] / n) + vrange L
-    / n)`` (2), ``W(s') = E_r V_{h+1}(s', c - r)``; unvisited pairs are fully
+    / n)`` (2), ``W(s') = E_r V_{h+1}(s', c - r)``, or the same with the variance of
+    ``V_{h+1}(s', c - r)`` under the joint law of ``(r, s')`` (3: for a learned,
+    empirical reward law ``probs``); unvisited pairs are fully
     optimistic, and ``V_h`` is clipped to ``[(c - maxrem[h])^+, c^+]``.
 
     Organised per pair ``(s, a)`` with the budget axis innermost: ``W_t(c) =
@@ -316,6 +318,7 @@ def optimistic_dp(P, counts, steps, probs, H, c0, eta, Vn, mode, scale, L, vrang
     nR, J = steps.shape[0], steps.shape[3]
     n = V.shape[2]
     W = np.empty(n)
+    W2 = np.empty(n)
     U = np.empty(n)
     U2 = np.empty(n)
     best = np.empty(n)
@@ -346,16 +349,28 @@ def optimistic_dp(P, counts, steps, probs, H, c0, eta, Vn, mode, scale, L, vrang
                         continue
                     for j in range(n):
                         W[j] = 0.0
+                        W2[j] = 0.0
                     for jj in range(J):
                         p = probs[gr, s, a, jj]
                         if p == 0.0:
                             continue
                         k = steps[gr, s, a, jj]
-                        for j in range(max(k, 0), n):
-                            W[j] += p * V[h + 1, t, j - k]
-                    for j in range(n):
-                        U[j] += q * W[j]
-                        U2[j] += q * W[j] * W[j]
+                        if mode == 3:
+                            for j in range(max(k, 0), n):
+                                v = V[h + 1, t, j - k]
+                                W[j] += p * v
+                                W2[j] += p * v * v
+                        else:
+                            for j in range(max(k, 0), n):
+                                W[j] += p * V[h + 1, t, j - k]
+                    if mode == 3:
+                        for j in range(n):
+                            U[j] += q * W[j]
+                            U2[j] += q * W2[j]
+                    else:
+                        for j in range(n):
+                            U[j] += q * W[j]
+                            U2[j] += q * W[j] * W[j]
                 if mode == 1:
                     b = scale * vrange * math.sqrt(2.0 * L / cnt)
                     for j in range(n):
