@@ -126,9 +126,12 @@ def test_rounding_is_certified():
 
 def test_offset_grid_bound():
     mdp = random_model(0, H=2)
-    exact = solve_cvar(mdp, 0.3).value
-    res = solve_cvar(mdp, 0.3, budgets=np.arange(-0.25, 2.5, 0.5))
-    assert res.value <= exact + 1e-12 <= res.value + res.error_bound + 1e-12
+    for tau in TAUS:
+        exact = solve_cvar(mdp, tau).value
+        for offset in (0.1, 0.25, 0.4):
+            res = solve_cvar(mdp, tau, budgets=np.arange(-offset, 2.5, 0.5))
+            assert res.error_bound == pytest.approx(res.eta * (1 - tau))
+            assert res.value <= exact + 1e-12 <= res.value + res.error_bound + 1e-12
 
 
 def test_tau_one_is_risk_neutral_and_monotone():
@@ -288,7 +291,16 @@ def test_envs_have_their_risk_trade_off():
         assert solve_cvar(chain, tau).value == pytest.approx(0.5, abs=1e-12)
     assert cvar_of_policy(chain, mean_pi, 0.05) < 0.2
     mid = solve_cvar(chain, 0.3)
-    assert mid.value > max(0.5, cvar_of_policy(chain, mean_pi, 0.3)) + 1e-3  # history-dependent
+    assert mid.value > max(0.5, cvar_of_policy(chain, mean_pi, 0.3)) + 1e-3
+    # history dependence: better than every Markov policy (2^5 on the live state 0;
+    # the absorbing crash state's action does not matter)
+    import itertools
+
+    for tau in (0.2, 0.3):
+        best_markov = max(
+            cvar_of_policy(chain, np.array([[a, 0] for a in acts]), tau)
+            for acts in itertools.product((0, 1), repeat=5))
+        assert solve_cvar(chain, tau).value > best_markov + 1e-3, tau
     for tau, gap in ((0.25, 0.1), (0.05, 0.2), (1.0, 0.01)):
         hard = envs.cvar_lower_bound(3, tau, n_states=2, gap=gap)
         assert solve_cvar(hard, tau).value == pytest.approx(0.5 + gap, abs=1e-12)

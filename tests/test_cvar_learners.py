@@ -72,9 +72,33 @@ def test_risk_neutral_baseline():
     assert curve.algorithm == "ucbvi-bf-cvar"
     # First episode: UCBVI's first plan (optimistic, ties to action 0) is all-safe.
     res = solve_cvar(mdp, tau)
+    assert curve.regret[0, 0] == pytest.approx(
+        res.value - cvar_of_policy(mdp, np.zeros((5, 2), dtype=int), tau), abs=1e-12)
     mean_pi = backward_induction(mdp).policy
     gap = res.value - cvar_of_policy(mdp, mean_pi, tau)
     # Once it has learned the mean-optimal (always risky) policy it pays the CVaR gap
     # every episode: linear regret.
     per_episode = np.diff(curve.regret[0])[-100:]
     assert np.allclose(per_episode, gap, atol=1e-12)
+
+
+def test_too_fine_lattice_and_zero_probability_atoms():
+    from mdplab.algorithms import CVaRUCBVI
+    from mdplab.models import TabularMDP
+
+    P = np.zeros((1, 2, 1))
+    P[0, :, 0] = 1.0
+    # atoms {0, 0.001, 1} on a lattice of step 0.001: H = 5 needs 5001 budgets
+    atoms = np.array([[[0.0, 0.001, 1.0], [0.0, 0.001, 1.0]]])
+    probs = np.array([[[0.5, 0.25, 0.25], [0.2, 0.4, 0.4]]])
+    fine = TabularMDP(P, None, horizon=5, reward_atoms=atoms, reward_probs=probs)
+    with pytest.raises(ValueError, match="needs 5001 budgets"):
+        CVaRUCBVI("hoeffding", tau=0.5).run(fine, 10)
+    # a zero-probability, off-lattice padding atom changes nothing
+    base = TabularMDP(P, None, horizon=3, reward_atoms=np.array([[[0.0, 0.5], [0.5, 1.0]]]),
+                      reward_probs=np.array([[[0.5, 0.5], [0.5, 0.5]]]))
+    padded = TabularMDP(P, None, horizon=3,
+                        reward_atoms=np.array([[[0.0, 0.5, 0.3137], [0.5, 1.0, -7.0]]]),
+                        reward_probs=np.array([[[0.5, 0.5, 0.0], [0.5, 0.5, 0.0]]]))
+    a, b = solve_cvar(base, 0.3), solve_cvar(padded, 0.3)
+    assert b.exact and a.value == b.value and np.array_equal(a.budgets, b.budgets)

@@ -42,8 +42,11 @@ transitions, pooled the same way; a stage-dependent reward law forces per-stage
 counts), ``E_r`` above becomes the empirical expectation, and the Bernstein
 variance becomes that of ``V_{h+1}(s', c - r)`` under the empirical joint law of
 ``(r, s')`` (reconstructed: the same concentration applied to the pair, which
-covers the reward's spread too); the Hoeffding bonus is unchanged (it bounds
-any ``[0, v]``-valued function of the pair). For one-atom (deterministic)
+covers the reward's spread too); the Hoeffding bonus is kept as it is, also
+reconstructed: the planner uses the *product* of the empirical reward and
+transition laws, not the sample mean of the observed pairs, so the one-sample
+Hoeffding argument does not apply directly (bounding the two deviations
+separately would roughly double it; ``bonus_scale`` absorbs that). For one-atom (deterministic)
 rewards the learned law is exact after one visit and the runs are identical to
 ``rewards="known"``.
 
@@ -104,6 +107,18 @@ def _cvar_value(tau):
     return value
 
 
+def _exact_cvar_star(mdp: TabularMDP, tau: float) -> float:
+    """CVaR* when the budget DP is exact; off the reward lattice its value is only a
+    certified lower bound, which would make regret against it meaningless."""
+    res = solve_cvar(mdp, tau)
+    if not res.exact:
+        raise ValueError(f"CVaR* of this model is only bracketed: [{res.value:.6g}, "
+                         f"{res.value + res.error_bound:.6g}] (its reward atoms are not on a "
+                         "common grid the exact DP can use); score learners on a model with "
+                         "lattice rewards")
+    return res.value
+
+
 def cvar_objective(tau) -> Objective:
     """The objective ``CVaR_tau`` of the return (one shared instance per ``tau``):
     optimum :func:`~mdplab.planning.solve_cvar`, value
@@ -112,7 +127,7 @@ def cvar_objective(tau) -> Objective:
     t = check_tau(tau)
     if t not in _OBJECTIVES:
         obj = Objective(f"cvar-{t:g}")
-        obj.register(TabularMDP, lambda m, _t=t: solve_cvar(m, _t).value, _cvar_value(t))
+        obj.register(TabularMDP, lambda m, _t=t: _exact_cvar_star(m, _t), _cvar_value(t))
         _OBJECTIVES[t] = obj
     return _OBJECTIVES[t]
 
@@ -296,6 +311,18 @@ class CVaRUCBVI(Learner):
             raise ValueError(f"{self.name} learns finite-horizon models; this one is discounted")
         grid = cvar_grid(mdp)
         if not grid.exact:
+            from mdplab.planning.cvar import MAX_EXACT_BUDGETS, _lattice_step
+
+            law_atoms, law_probs = mdp.stage_reward_law()
+            live = law_atoms[law_probs > 0]
+            eta = _lattice_step(live)
+            need = None if eta is None else int(round(
+                mdp.horizon * (max(0.0, live.max()) - min(0.0, live.min())) / eta)) + 1
+            if need is not None and need <= 1000 * MAX_EXACT_BUDGETS:
+                # a genuine lattice, only too fine for the exact DP
+                raise ValueError(f"{self.name}: the reward lattice (step {eta:.6g}) needs "
+                                 f"{need} budgets, more than the exact DP's "
+                                 f"{MAX_EXACT_BUDGETS}; use coarser reward atoms")
             raise ValueError(f"{self.name} needs reward atoms on a common grid (e.g. multiples "
                              "of 1/(m H)); this model's are not, so the exact regret is "
                              "undefined on the budget lattice")

@@ -11,7 +11,11 @@ return lies in ``[0, 1]`` (the normalisation of Wang, Kallus, Sun 2023).
   mean-optimal policy plays risky throughout (with the defaults) and its
   return has a heavy lower tail (the crash); the CVaR-optimal policy at small
   ``tau`` plays safe, and at intermediate ``tau`` it is history dependent:
-  it gambles only once the return so far has covered its budget (design of
+  it gambles while much of its budget is still to be earned (the risky step
+  is the only way to reach it) and plays safe once safe play can reach the
+  rest (e.g. at ``tau = 0.2`` from ``c* = 0.6``: safe four times, then risky
+  on the last step; once the budget is covered every action ties and the tie
+  goes to safe) (design of
   ../shared/papers/cvar_psr_horizonfree.md section 4, "CVaR toys" (i),
   extended to H steps; ours).
 * :func:`cvar_lower_bound`: the CVaR version of the minimax lower-bound family

@@ -146,12 +146,16 @@ def cvar_grid(mdp: TabularMDP, budgets=None) -> _Grid:
     _check_mdp(mdp)
     atoms, probs = mdp.stage_reward_law()
     H = mdp.horizon
-    rmin = float(min(0.0, atoms.min()))
-    rmax = float(max(0.0, atoms.max()))
+    # Only atoms with positive probability shape the grid: zero-probability padding
+    # must neither break the lattice nor widen the budget range.
+    live = probs > 0
+    atoms = np.where(live, atoms, 0.0)
+    rmin = float(min(0.0, atoms[live].min()))
+    rmax = float(max(0.0, atoms[live].max()))
     offset = False
     if budgets is None or isinstance(budgets, numbers.Integral) and not isinstance(budgets,
                                                                                   bool):
-        eta = _lattice_step(atoms) if budgets is None else None
+        eta = _lattice_step(atoms[live]) if budgets is None else None
         n_pts = DEFAULT_BUDGETS if budgets is None else int(budgets)
         if budgets is not None and n_pts < 2:
             raise ValueError(f"budgets must be None, an integer >= 2 or an array; got {budgets}")
