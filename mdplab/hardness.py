@@ -37,7 +37,6 @@ finite-horizon models use ``V*_h``, ``Q*_h`` from backward induction.
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 
 import numpy as np
@@ -47,6 +46,13 @@ import scipy.sparse.linalg as spla
 from scipy.sparse import csgraph
 
 from mdplab.models import TabularMDP
+from mdplab.models._validation import (
+    check_bool,
+    check_model,
+    check_real,
+    check_value_range,
+    check_value_vector,
+)
 from mdplab.planning import PlanningResult, solve
 
 __all__ = [
@@ -74,9 +80,11 @@ _AUG_CHUNK_ELEMS = 4_000_000
 
 
 # ----------------------------------------------------------------- helpers
-def _check_mdp(mdp, fn: str) -> None:
-    if not isinstance(mdp, TabularMDP):
-        raise TypeError(f"{fn} needs a TabularMDP; got {type(mdp).__name__}")
+def _check_mdp(mdp, fn: str, values: bool = True) -> None:
+    """A TabularMDP; with ``values``, one whose value range fits in float64."""
+    check_model(mdp, TabularMDP, fn)
+    if values:
+        check_value_range(mdp.R, gamma=mdp.gamma, horizon=mdp.horizon, fn=fn)
 
 
 def _value_scale(mdp: TabularMDP) -> float:
@@ -87,14 +95,7 @@ def _value_scale(mdp: TabularMDP) -> float:
 
 
 def _positive(x, name: str, allow_zero: bool = False) -> float:
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise ValueError(f"{name} must be a real number; got {x!r}")
-    x = float(x)
-    ok = (x >= 0.0) if allow_zero else (x > 0.0)
-    if not (ok and math.isfinite(x)):
-        need = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"{name} must be a finite {need} number; got {x}")
-    return x
+    return check_real(x, name, lo=0.0, lo_open=not allow_zero)
 
 
 def _optimal(mdp: TabularMDP, solution, eps) -> PlanningResult:
@@ -111,6 +112,8 @@ def _optimal(mdp: TabularMDP, solution, eps) -> PlanningResult:
                 f"solution has values {solution.values.shape} and q {solution.q.shape}; "
                 f"this model needs {want_v} and {want_q}"
             )
+        check_value_vector(solution.values, want_v, "solution.values")
+        check_value_vector(solution.q, want_q, "solution.q")
         return solution
     eps = _REL_EPS * _value_scale(mdp) if eps is None else _positive(eps, "eps")
     res = solve(mdp, eps)
@@ -259,9 +262,10 @@ def diameter(mdp: TabularMDP, *, time_augmented: bool | None = None,
     -------
     float
     """
-    _check_mdp(mdp, "diameter")
+    _check_mdp(mdp, "diameter", values=False)
     if time_augmented is None:
         time_augmented = not mdp.discounted
+    time_augmented = check_bool(time_augmented, "time_augmented")
     if time_augmented:
         if mdp.discounted:
             raise ValueError(

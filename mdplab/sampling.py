@@ -28,14 +28,13 @@ do not depend on whether its rewards are drawn.
 
 from __future__ import annotations
 
-import numbers
-import operator
 from dataclasses import dataclass
 
 import numpy as np
 
 from mdplab.kernels import sampling as _k
 from mdplab.kernels.rng import SeedLike, new_state, seeds_from_key, stream_key, stream_seeds
+from mdplab.models._validation import check_index, check_int, check_model
 from mdplab.models.tabular import ROW_SUM_TOL, TabularMDP
 
 __all__ = ["EpisodicSimulator", "Rollouts", "rollout", "sample", "sample_all"]
@@ -45,32 +44,29 @@ SAMPLE_CHUNK = 65536
 
 _REWARD_NOISE = ("none", "bernoulli", "law")
 
+OUTPUT_LIMIT_BYTES = 8 * 1024**3
+"""Largest output array a sampler allocates (8 GiB); bigger requests are refused up
+front with a ValueError naming the count, instead of a MemoryError from the kernel."""
+
 
 # ------------------------------------------------------------------ helpers
-def _check_mdp(mdp) -> None:
-    if not isinstance(mdp, TabularMDP):
-        raise TypeError(f"expected a TabularMDP; got {type(mdp).__name__}")
+def _check_mdp(mdp, fn: str = "the sampler") -> None:
+    check_model(mdp, TabularMDP, fn)
 
 
-def _index(value, name: str, upper: int, what: str = "") -> int:
-    """``value`` as an int in ``[0, upper)``, else a TypeError/ValueError naming it."""
-    if isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be an integer; got {value!r}")
-    try:
-        i = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer; got {value!r}") from None
-    if not 0 <= i < upper:
-        raise ValueError(f"{name} {i} is not in [0, {upper}){what}")
-    return i
+_index = check_index  # ``value`` as an int in ``[0, upper)``, else an error naming it
 
 
 def _count(value, name: str, minimum: int = 0) -> int:
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value}")
-    return int(value)
+    return check_int(value, name, lo=minimum)
+
+
+def _check_output(nbytes: int, what: str, fn: str) -> None:
+    if nbytes > OUTPUT_LIMIT_BYTES:
+        raise ValueError(
+            f"{fn}: {what} would need {nbytes / 1024**3:.3g} GiB of output; the limit is "
+            f"{OUTPUT_LIMIT_BYTES / 1024**3:g} GiB (OUTPUT_LIMIT_BYTES): draw in batches"
+        )
 
 
 def _check_stage(mdp: TabularMDP, h) -> int:
@@ -226,7 +222,7 @@ class EpisodicSimulator:
     """
 
     def __init__(self, mdp: TabularMDP, seed: SeedLike = None, reward_noise: str | None = None):
-        _check_mdp(mdp)
+        _check_mdp(mdp, "EpisodicSimulator")
         self.mdp = mdp
         reward_noise = _noise(mdp, reward_noise)
         self.reward_noise = reward_noise
@@ -370,7 +366,7 @@ def rollout(
         draws from the model's reward law; None: the law if the model has one,
         else the means.
     """
-    _check_mdp(mdp)
+    _check_mdp(mdp, "rollout")
     reward_noise = _noise(mdp, reward_noise)
     n = _count(n_episodes, "n_episodes")
     bern = _bernoulli(mdp, reward_noise)
@@ -386,6 +382,7 @@ def rollout(
         T = H if length is None else _count(length, "length", 1)
         if T > H:
             raise ValueError(f"length = {T} exceeds the horizon H = {H}")
+    _check_output(24 * n * (T + 1), f"n_episodes = {n} episodes of length {T}", "rollout")
     pi_det, pi_sto, stochastic = _prepare_policy(mdp, policy)
     seeds = stream_seeds(seed, n)
     ar = _Arrays(mdp)
@@ -416,11 +413,12 @@ def sample(
     Draws are split in chunks of :data:`SAMPLE_CHUNK`, one RNG stream each,
     drawn in parallel; the first ``m`` draws do not depend on ``n``.
     """
-    _check_mdp(mdp)
+    _check_mdp(mdp, "sample")
     s = _index(s, "state s", mdp.S)
     a = _index(a, "action a", mdp.A)
     h = _check_stage(mdp, h)
     n = _count(n, "n")
+    _check_output(8 * n, f"n = {n} draws", "sample")
     seeds = stream_seeds(seed, max(1, -(-n // SAMPLE_CHUNK)))
     ar = _Arrays(mdp)
     if ar.sparse:
@@ -435,9 +433,11 @@ def sample_all(mdp: TabularMDP, n: int, seed: SeedLike = None, h: int = 0) -> np
     Returns an int64 array of shape ``(S, A, n)``; pair ``(s, a)`` uses RNG
     stream ``s * A + a`` of ``seed``, pairs are drawn in parallel.
     """
-    _check_mdp(mdp)
+    _check_mdp(mdp, "sample_all")
     h = _check_stage(mdp, h)
     n = _count(n, "n")
+    _check_output(8 * n * mdp.S * mdp.A, f"n = {n} draws for each of the "
+                  f"{mdp.S * mdp.A} pairs", "sample_all")
     seeds = stream_seeds(seed, mdp.S * mdp.A)
     ar = _Arrays(mdp)
     if ar.sparse:

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import settings
 
 settings.register_profile("ci", deadline=None, max_examples=60, derandomize=True)
+settings.register_profile("long", deadline=None, max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 

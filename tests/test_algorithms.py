@@ -75,7 +75,7 @@ def test_run_rejects_bad_input():
     disc = tiny_mdp().replace(horizon=None, gamma=0.9)
     with pytest.raises(ValueError, match="finite-horizon"):
         UCBVI().run(disc, 10)
-    with pytest.raises(ValueError, match="episodes must be >= 1"):
+    with pytest.raises(ValueError, match=r"budget \(episodes\) must be >= 1"):
         UCBVI().run(tiny_mdp(), 0)
     with pytest.raises(ValueError, match="n_seeds"):
         UCBVI().run(tiny_mdp(), 10, n_seeds=0)

@@ -130,7 +130,7 @@ def test_cost_does_not_depend_on_the_number_of_actions():
 
 def test_bad_budgets_groups_and_nu(inst):
     g = inst.grouped(4)
-    with pytest.raises(ValueError, match="samples must be >= 1"):
+    with pytest.raises(ValueError, match=r"budget \(samples\) must be >= 1"):
         GroupedVI().run(g, 0)
     with pytest.raises(ValueError, match="one sample per"):
         GroupedVI().run(g, 5 * 4 - 1)

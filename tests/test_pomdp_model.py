@@ -214,7 +214,7 @@ def test_bad_histories():
         t.history_probability([[0]], [[0]])
     with pytest.raises(ValueError, match="must be 1-d integer sequences"):
         t.log_history_probability(0, 0)
-    with pytest.raises(ValueError, match="action must be an integer; got 0.7"):
+    with pytest.raises(TypeError, match=r"a \(action\) must be an integer; got 0.7"):
         t.belief_update([0.5, 0.5], 0.7, 0)
     with pytest.raises(ValueError, match="lengths must be 2 integers"):
         t.log_likelihood(np.zeros((2, 3), int), np.zeros((2, 3), int), [1.5, 2])

@@ -169,11 +169,12 @@ def test_wrong_model_class_and_bad_budgets_are_clear_errors():
         UCBVI("bf").run(envs.tiger(horizon=3), 10)
     with pytest.raises(ValueError, match="finite-horizon"):
         UCBVI("bf").run(envs.riverswim(n_states=3, gamma=0.9), 10)
-    for bad, msg in ((0, "episodes must be >= 1"), (2.5, "episodes must be an integer"),
-                     (True, "episodes must be an integer")):
+    for bad, msg in ((0, r"budget \(episodes\) must be >= 1"),
+                     (2.5, r"budget \(episodes\) must be an integer"),
+                     (True, r"budget \(episodes\) must be an integer")):
         with pytest.raises(ValueError, match=msg):
             UCBVI("bf").run(tiny_mdp(), bad)
-    with pytest.raises(ValueError, match="samples must be >= 1"):
+    with pytest.raises(ValueError, match=r"budget \(samples\) must be >= 1"):
         CertaintyEquivalence().run(tiny_mdp(), 0)
     with pytest.raises(ValueError, match="n_seeds"):
         UCBVI("bf").run(tiny_mdp(), 10, n_seeds=0)

@@ -457,7 +457,7 @@ def test_bad_core_tests_and_histories():
         psr.log_likelihood(np.zeros((2, 3), int), np.zeros((2, 2), int))
     with pytest.raises(ValueError, match="lengths must be 2 integers"):
         psr.log_likelihood(np.zeros((2, 3), int), np.zeros((2, 3), int), [1, 4])
-    with pytest.raises(ValueError, match=r"action 5 is not in \[0, 3\)"):
+    with pytest.raises(ValueError, match=r"a \(action\) 5 is not in \[0, 3\)"):
         psr.conditional_observation_probs([], [], 5)
     with pytest.raises(ValueError, match="actions must be in"):
         psr.sample(3, horizon=2, actions=[0, 7])
@@ -471,7 +471,7 @@ def test_bad_core_tests_and_histories():
         PSR.from_pomdp(POMDPS["reducible"], tol=0.0)
     with pytest.raises(ValueError, match="tol must be a relative rank tolerance"):
         PSR.from_revealing_pomdp(POMDPS["tiger"], tol=-1.0)
-    with pytest.raises(ValueError, match="needs a POMDP"):
+    with pytest.raises(TypeError, match="needs a POMDP"):
         PSR.from_pomdp(psr)
     with pytest.raises(ValueError, match="actions must be integers"):
         psr.sample(2, horizon=2, actions=[0.5, 0])

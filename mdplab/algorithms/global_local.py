@@ -146,10 +146,15 @@ def tuple_table_entries(system: GlobalLocalSystem, k: int) -> int:
     return system.S_g * system.S_l**k * system.A_g
 
 
-def _check_memory(system: GlobalLocalSystem, k: int, memory_limit) -> None:
+def _check_memory_limit(memory_limit) -> None:
     if isinstance(memory_limit, bool) or not isinstance(memory_limit, numbers.Real) \
-            or not memory_limit > 0:
-        raise ValueError(f"memory_limit must be a positive number of bytes; got {memory_limit!r}")
+            or not 0 < memory_limit < math.inf:
+        raise ValueError(f"memory_limit must be a positive finite number of bytes; "
+                         f"got {memory_limit!r}")
+
+
+def _check_memory(system: GlobalLocalSystem, k: int, memory_limit) -> None:
+    _check_memory_limit(memory_limit)
     need = table_bytes(system, k)
     if need > memory_limit:
         M = system.count_space_size(k)
@@ -719,10 +724,7 @@ class SubsampleQ(PolicyLearner):
     def __init__(self, k: int = 2, m: int = 10, memory_limit: float = DEFAULT_MEMORY_LIMIT):
         self.k = _int_arg(k, "k", 1)
         self.m = _int_arg(m, "m", 1)
-        if isinstance(memory_limit, bool) or not isinstance(memory_limit, numbers.Real) \
-                or not memory_limit > 0:
-            raise ValueError(f"memory_limit must be a positive number of bytes; got "
-                             f"{memory_limit!r}")
+        _check_memory_limit(memory_limit)
         self.memory_limit = memory_limit
 
     def params(self) -> dict:

@@ -42,6 +42,7 @@ import numpy as np
 from mdplab.algorithms.objectives import EXPECTED_RETURN, Objective
 from mdplab.kernels.rng import stream_seeds
 from mdplab.models import TabularMDP
+from mdplab.models._validation import ArgumentTypeError
 
 GUARANTEES: dict[str, tuple[str, str]] = {
     "online": ("episodes", "regret"),
@@ -147,10 +148,10 @@ class Snapshot:
 def check_integer(name: str, value, low: int | None = None) -> int:
     """An integer hyperparameter or budget (bools and fractional floats rejected)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)):
-        raise ValueError(f"{name} must be an integer; got {value!r}")
+        raise ArgumentTypeError(f"{name} must be an integer; got {value!r}")
     if isinstance(value, (float, np.floating)) and (not np.isfinite(value)
                                                     or int(value) != value):
-        raise ValueError(f"{name} must be an integer; got {value!r}")
+        raise ArgumentTypeError(f"{name} must be an integer; got {value!r}")
     v = int(value)
     if low is not None and v < low:
         raise ValueError(f"{name} must be >= {low}; got {value!r}")
@@ -219,7 +220,7 @@ class Learner(ABC):
             raise ValueError(f"{type(self).__name__}.guarantee must be one of "
                              f"{sorted(GUARANTEES)}; got {self.guarantee!r}")
         self.check_model(model)
-        K = check_integer(self.axis, budget, 1)  # the budget is named by its axis
+        K = check_integer(f"budget ({self.axis})", budget, 1)
         n = check_integer("n_seeds", n_seeds, 1)
         every = checkpoint_every if checkpoint_every is not None else max(1, -(-K // 100))
         every = check_integer("checkpoint_every", every, 1)

@@ -6,6 +6,8 @@ import numbers
 
 import numpy as np
 
+from mdplab.models._validation import ArgumentTypeError
+
 DEFAULT_GAMMA = 0.95
 """Discount used by the discounted-by-default environments when neither
 ``gamma`` nor ``horizon`` is given."""
@@ -33,7 +35,7 @@ def seed_label(seed) -> str:
 def check_int(value, name: str, minimum: int) -> int:
     """``value`` as an int ``>= minimum``, else ValueError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
+        raise ArgumentTypeError(f"{name} must be an integer >= {minimum}; got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value}")
     return int(value)
@@ -42,7 +44,7 @@ def check_int(value, name: str, minimum: int) -> int:
 def check_real(value, name: str) -> float:
     """``value`` as a finite float, else ValueError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number; got {value!r}")
+        raise ArgumentTypeError(f"{name} must be a real number; got {value!r}")
     v = float(value)
     if not np.isfinite(v):
         raise ValueError(f"{name} must be finite; got {v}")

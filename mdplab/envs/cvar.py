@@ -46,7 +46,7 @@ import math
 
 import numpy as np
 
-from mdplab.envs._common import as_rng, check_int, check_prob
+from mdplab.envs._common import as_rng, check_int, check_prob, check_real
 from mdplab.models import TabularMDP
 
 __all__ = ["cvar_bandit", "cvar_lower_bound", "random_cvar_bandit", "random_grid_mdp",
@@ -98,8 +98,8 @@ def cvar_lower_bound(n_actions: int = 2, tau: float = 0.25, *, n_states: int = 1
     A = check_int(n_actions, "n_actions", 2)
     S = check_int(n_states, "n_states", 1)
     H = check_int(horizon, "horizon", 2)
-    t = float(tau)
-    if not (math.isfinite(t) and 0.0 < t <= 1.0):
+    t = check_real(tau, "tau")
+    if not 0.0 < t <= 1.0:
         raise ValueError(f"tau must be in (0, 1]; got {tau!r}")
     if gap is None:
         if episodes is None:
@@ -139,7 +139,7 @@ def random_grid_mdp(n_states: int = 5, n_actions: int = 2, horizon: int = 4, *,
     rng = as_rng(seed)
     P = rng.dirichlet(np.ones(S), size=(S, A))
     atoms = np.broadcast_to(np.arange(m + 1) / (m * H), (S, A, m + 1)).copy()
-    probs = rng.dirichlet(np.full(m + 1, float(concentration)), size=(S, A))
+    probs = rng.dirichlet(np.full(m + 1, _check_concentration(concentration)), size=(S, A))
     return TabularMDP(P, None, horizon=H, reward_atoms=atoms, reward_probs=probs,
                       name=f"random-grid-mdp(S={S}, A={A}, H={H})")
 
@@ -159,8 +159,8 @@ def cvar_bandit(n_arms: int = 2, tau: float = 0.25, *, gap: float | None = None,
     min(1/4, sqrt(A / (tau K))) / 2`` for ``K = episodes``, the scale at which the
     regret is of order ``sqrt(A K / tau)``. Mean- and CVaR-optimal arms coincide."""
     A = check_int(n_arms, "n_arms", 2)
-    t = float(tau)
-    if not (math.isfinite(t) and 0.0 < t <= 1.0):
+    t = check_real(tau, "tau")
+    if not 0.0 < t <= 1.0:
         raise ValueError(f"tau must be in (0, 1]; got {tau!r}")
     if gap is None:
         if episodes is None:
@@ -186,5 +186,12 @@ def random_cvar_bandit(n_arms: int = 3, *, levels: int = 4, seed=0,
     m = check_int(levels, "levels", 1)
     rng = as_rng(seed)
     atoms = np.broadcast_to(np.arange(m + 1) / m, (A, m + 1)).copy()
-    probs = rng.dirichlet(np.full(m + 1, float(concentration)), size=A)
+    probs = rng.dirichlet(np.full(m + 1, _check_concentration(concentration)), size=A)
     return _one_state_bandit(atoms, probs, f"random-cvar-bandit(A={A}, m={m})")
+
+
+def _check_concentration(concentration) -> float:
+    c = check_real(concentration, "concentration")
+    if c <= 0:
+        raise ValueError(f"concentration must be > 0; got {c}")
+    return c

@@ -33,6 +33,7 @@ from mdplab.envs._common import (
     seed_label,
 )
 from mdplab.envs.combination_lock import combination_lock
+from mdplab.models._validation import as_real_array
 from mdplab.models.lowrank import BlockMDP, FeatureClass, LinearMixtureMDP, LowRankMDP
 
 __all__ = [
@@ -302,7 +303,10 @@ def feature_class(
     An integer ``seed`` is combined with a fixed spawn key, so the distractors are
     independent of a model generated with the same integer seed.
     """
-    phi = model.phi if isinstance(model, LowRankMDP) else np.asarray(model, dtype=np.float64)
+    if isinstance(model, LowRankMDP):
+        phi = model.phi
+    else:
+        phi = as_real_array(model, "model (a LowRankMDP or a feature array phi)")
     k = check_int(n_distractors, "n_distractors", 0)
     kinds = tuple(kinds)
     if not kinds or any(kd not in _KINDS for kd in kinds):

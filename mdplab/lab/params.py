@@ -42,6 +42,16 @@ class Param:
     choices: tuple | None = None
 
     def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise ValueError(f"Param name must be a non-empty identifier; got {self.name!r}")
+        for key in ("low", "high"):
+            bound = getattr(self, key)
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int | float)
+                                      or not math.isfinite(bound)):
+                raise ValueError(f"Param {self.name}: {key} must be a finite number or None; "
+                                 f"got {bound!r}")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise ValueError(f"Param {self.name}: low={self.low} is above high={self.high}")
         if self.kind not in _KINDS:
             raise ValueError(f"Param {self.name}: kind must be one of {sorted(_KINDS)}")
         self.validate(self.default)
@@ -142,6 +152,8 @@ def _check_count(what: str, text: str, n: int) -> None:
 
 def parse_seeds(text: str) -> list[int]:
     """``"0:20"`` -> 0..19, ``"3"`` -> [3], ``"1,5,9"`` -> [1, 5, 9]."""
+    if not isinstance(text, str):
+        raise TypeError(f"seeds must be a seed spec string (N, a:b or a,b,c); got {text!r}")
     try:
         if ":" in text:
             parts = [int(p) for p in text.split(":")]

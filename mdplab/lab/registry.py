@@ -76,6 +76,22 @@ class Experiment:
     check: Callable[[dict], None] | None = None
 
     def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"Experiment name must be a non-empty string; got {self.name!r}")
+        if not callable(self.run):
+            raise TypeError(f"experiment {self.name}: run must be callable; got "
+                            f"{type(self.run).__name__}")
+        for p in self.params:
+            if not isinstance(p, Param):
+                raise TypeError(f"experiment {self.name}: params must be Param objects; got "
+                                f"{type(p).__name__}")
+        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
+            raise ValueError(f"experiment {self.name}: seeds must be an integer >= 1; got "
+                             f"{self.seeds!r}")
+        unknown = set(self.quick) - {"grid", "seeds"}
+        if unknown:
+            raise ValueError(f"experiment {self.name}: quick keys must be 'grid' and 'seeds'; "
+                             f"got {sorted(unknown)}")
         names = [p.name for p in self.params]
         if len(set(names)) != len(names):
             raise ValueError(f"experiment {self.name}: duplicate parameter names")

@@ -1,18 +1,156 @@
-"""Argument checks shared by every model constructor.
+"""The one validation layer: argument checks shared by every public entry point.
 
-Each check raises ``ValueError`` naming the argument and, for arrays, the first
-offending index (``"P[2, 1, :] sums to 0.97"``), so a bad model never reaches a
-numba kernel.
+Each check raises ``ValueError`` (or :class:`ArgumentTypeError`, a
+``TypeError``) naming the argument and the value and, for arrays, the first
+offending index (``"P[2, 1, :] sums to 0.97"``), so a bad input never reaches a
+numba kernel or a compiled library.
+
+Scalars: :func:`check_real` (finite real in a range), :func:`check_int`
+(integer in a range), :func:`check_probability`, :func:`check_tolerance`.
+Indices: :func:`check_index` (no negative wrap-around, no float truncation).
+Models: :func:`check_model`. Values: :func:`check_value_vector` (finite, shape)
+and :func:`check_value_range` (the value range of a model fits in float64).
 """
 
 from __future__ import annotations
 
+import math
 import numbers
+import operator
 
 import numpy as np
 
 ROW_SUM_TOL = 1e-9
 """Maximum allowed ``|sum_s' P(s'|s,a) - 1|`` (also used for initial distributions)."""
+
+
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument of the wrong type (a string for a number, a float for an index).
+
+    A ``TypeError``; also a ``ValueError``, so callers that catch ``ValueError``
+    for every bad input (and code written before the type checks) still catch it.
+    """
+
+
+def _is_real(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool | np.bool_)
+
+
+def _range_text(lo, hi, lo_open: bool, hi_open: bool) -> str:
+    if lo is not None and hi is not None:
+        return f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    if lo is not None:
+        return f"{'>' if lo_open else '>='} {lo:g}"
+    if hi is not None:
+        return f"{'<' if hi_open else '<='} {hi:g}"
+    return "finite"
+
+
+def check_real(x, name: str, *, lo=None, hi=None, lo_open: bool = False,
+               hi_open: bool = False) -> float:
+    """``x`` as a finite float in the given range (bools, strings, NaN and inf refused)."""
+    rng = _range_text(lo, hi, lo_open, hi_open)
+    if not _is_real(x):
+        raise ArgumentTypeError(f"{name} must be a real number {rng}; got {x!r}")
+    v = float(x)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be a finite real number {rng}; got {v}")
+    if (lo is not None and (v <= lo if lo_open else v < lo)) or (
+        hi is not None and (v >= hi if hi_open else v > hi)
+    ):
+        raise ValueError(f"{name} must be {rng}; got {v}")
+    return v
+
+
+def check_int(x, name: str, *, lo=None, hi=None) -> int:
+    """``x`` as an int in ``[lo, hi]`` (bools, floats, strings refused: no truncation)."""
+    rng = " ".join(p for p in (f">= {lo}" if lo is not None else "",
+                               f"<= {hi}" if hi is not None else "") if p)
+    want = f"{name} must be an integer" + (f" {rng}" if rng else "")
+    if isinstance(x, bool | np.bool_) or not isinstance(x, numbers.Integral):
+        raise ArgumentTypeError(f"{want}; got {x!r}")
+    v = int(x)
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise ValueError(f"{want}; got {v}")
+    return v
+
+
+def check_probability(x, name: str) -> float:
+    """A probability: a finite real in ``[0, 1]``."""
+    return check_real(x, name, lo=0.0, hi=1.0)
+
+
+def check_tolerance(x, name: str, *, upper: float | None = None, lower: float = 0.0) -> float:
+    """A tolerance: a finite real ``> lower`` (default 0) and, if given, ``<= upper``."""
+    return check_real(x, name, lo=lower, hi=upper, lo_open=lower == 0.0)
+
+
+def check_bool(x, name: str) -> bool:
+    """``True`` or ``False`` (numpy bools too); strings and numbers refused."""
+    if not isinstance(x, bool | np.bool_):
+        raise ArgumentTypeError(f"{name} must be True or False; got {x!r}")
+    return bool(x)
+
+
+def check_model(obj, cls, fn: str, name: str = "mdp"):
+    """``obj`` if it is an instance of ``cls`` (a class or tuple), else a TypeError."""
+    if not isinstance(obj, cls):
+        classes = cls if isinstance(cls, tuple) else (cls,)
+        want = " or ".join(c.__name__ for c in classes)
+        shown = repr(obj) if len(repr(obj)) <= 40 else repr(obj)[:37] + "..."
+        raise TypeError(f"{fn}: expected a {want} as {name}; got {type(obj).__name__} {shown}")
+    return obj
+
+
+def check_index(value, name: str, upper: int, what: str = "") -> int:
+    """``value`` as an int in ``[0, upper)``: no negative wrap-around, no float truncation."""
+    if isinstance(value, bool | np.bool_):
+        raise ArgumentTypeError(f"{name} must be an integer; got {value!r}")
+    try:
+        i = operator.index(value)
+    except TypeError:
+        raise ArgumentTypeError(f"{name} must be an integer; got {value!r}") from None
+    if not 0 <= i < upper:
+        raise ValueError(f"{name} {i} is not in [0, {upper}){what}")
+    return i
+
+
+def check_value_vector(V, shape, name: str = "V") -> np.ndarray:
+    """A finite float64 C-contiguous copy of ``V`` with ``V.shape == shape``."""
+    shape = tuple(shape) if not isinstance(shape, int) else (shape,)
+    arr = as_real_array(V, name)
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}; got {arr.shape}")
+    check_finite(arr, name, "values")
+    return arr
+
+
+VALUE_LIMIT = 1e300
+"""Largest ``max|V| * (1 + 1/(1-gamma))`` (``max|V| * (1 + H)`` for horizon H) the
+solvers accept: their certificates multiply value differences by ``gamma/(1-gamma)``,
+and this keeps every intermediate below float64's ~1.8e308."""
+
+
+def check_value_range(R, *, gamma=None, horizon=None, fn: str = "the solver") -> float:
+    """Refuse rewards whose value range overflows float64 at this gamma / horizon.
+
+    Returns the value bound ``max|R| / (1 - gamma)`` (or ``H max|R|``).
+    """
+    r = float(np.max(np.abs(R))) if np.size(R) else 0.0
+    factor = 1.0 / (1.0 - gamma) if gamma is not None else float(horizon)
+    with np.errstate(over="ignore"):
+        bound = r * factor
+        need = bound * (1.0 + factor)
+    if not math.isfinite(need) or need > VALUE_LIMIT:
+        at = f"gamma={gamma}" if gamma is not None else f"horizon={horizon}"
+        upto = f"up to {bound:.3g}" if math.isfinite(bound) else "beyond float64's 1.8e308"
+        raise ValueError(
+            f"{fn}: rewards up to max|R| = {r:.3g} give values {upto} at {at}; "
+            f"that range overflows float64 in the solver (it needs max|V| * "
+            f"{'(1 + 1/(1-gamma))' if gamma is not None else '(1 + H)'} <= {VALUE_LIMIT:g}): "
+            "rescale the rewards"
+        )
+    return bound
 
 
 def fmt_index(idx) -> str:
@@ -65,22 +203,13 @@ def check_probability_rows(arr: np.ndarray, name: str) -> None:
 def check_horizon(horizon) -> int | None:
     if horizon is None:
         return None
-    if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral):
-        raise ValueError(f"horizon must be an integer >= 1; got {horizon!r}")
-    if horizon < 1:
-        raise ValueError(f"horizon must be an integer >= 1; got {horizon}")
-    return int(horizon)
+    return check_int(horizon, "horizon", lo=1)
 
 
 def check_gamma(gamma) -> float | None:
     if gamma is None:
         return None
-    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
-        raise ValueError(f"gamma must be a real number in [0, 1); got {gamma!r}")
-    g = float(gamma)
-    if not (0.0 <= g < 1.0):
-        raise ValueError(f"gamma must be in [0, 1); got {g}")
-    return g
+    return check_real(gamma, "gamma", lo=0.0, hi=1.0, hi_open=True)
 
 
 def check_distribution(x, name: str) -> np.ndarray:

@@ -55,7 +55,7 @@ from numba import njit
 
 from mdplab.kernels.rng import SeedLike, next_double, seed_state, stream_seeds
 from mdplab.kernels.sampling import cdf_search
-from mdplab.models._validation import ROW_SUM_TOL, as_real_array, check_finite, freeze
+from mdplab.models._validation import ROW_SUM_TOL, as_real_array, check_finite, check_index, freeze
 from mdplab.models.tabular import TabularMDP
 
 __all__ = [
@@ -357,8 +357,7 @@ class GroupedMDP:
 
     def members(self, m: int) -> np.ndarray:
         """The actions of group ``m``, increasing."""
-        if not 0 <= int(m) < self.n_groups:
-            raise ValueError(f"group {m} is not in [0, {self.n_groups})")
+        m = check_index(m, "m (group)", self.n_groups)
         return self._order[self._starts[m] : self._starts[m + 1]].copy()
 
     def _mix(self, h: int) -> sp.csr_matrix:
@@ -440,7 +439,8 @@ class GroupedMDP:
                 arr = arr[None]
             elif not (H is not None and arr.shape == (H, S)):
                 raise ValueError(
-                    f"a deterministic group policy must have shape ({S},){stages}; got {arr.shape}"
+                    f"group_policy: a deterministic group policy must have shape ({S},){stages}; "
+                    f"got {arr.shape}"
                 )
             bad = (arr < 0) | (arr >= M)
             if bad.any():
@@ -456,7 +456,8 @@ class GroupedMDP:
         elif not (H is not None and arr.shape == (H, S, M)):
             more = "" if H is None else f" or ({H}, {S}, {M})"
             raise ValueError(
-                f"a stochastic group policy must have shape ({S}, {M}){more}; got {arr.shape} "
+                f"group_policy: a stochastic group policy must have shape ({S}, {M}){more}; "
+                f"got {arr.shape} "
                 "(deterministic policies need an integer dtype)"
             )
         lead = (lambda i: f"[{i[1]}") if np.ndim(policy) == 2 else (lambda i: f"[{i[0]}, {i[1]}")
@@ -559,7 +560,7 @@ class GroupedMDP:
 # ------------------------------------------------------------------ helpers
 def _require_mdp(mdp) -> None:
     if not isinstance(mdp, TabularMDP):
-        raise TypeError(f"expected a TabularMDP; got {type(mdp).__name__}")
+        raise TypeError(f"mdp must be a TabularMDP; got {type(mdp).__name__}")
 
 
 def _positive_int(value, name: str) -> int:

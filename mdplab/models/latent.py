@@ -54,7 +54,13 @@ from numba import njit, prange
 
 from mdplab.kernels.rng import SeedLike, seed_state, stream_seeds
 from mdplab.kernels.sampling import categorical_dense
-from mdplab.models._validation import ROW_SUM_TOL, as_real_array, check_finite, check_horizon
+from mdplab.models._validation import (
+    ROW_SUM_TOL,
+    as_real_array,
+    check_finite,
+    check_horizon,
+    check_index,
+)
 from mdplab.models.tabular import TabularMDP, normalize_policy
 
 __all__ = [
@@ -448,7 +454,13 @@ class LatentMDP:
         initial distribution; sparse models are densified; stationary and
         stage-dependent parts are mixed by broadcasting over stages.
         """
-        return cls(list(mdps), weights, name=name)
+        mdps = list(mdps)
+        if not mdps:
+            raise ValueError("mdps is empty; a LatentMDP needs at least one context MDP")
+        for i, m in enumerate(mdps):
+            if not isinstance(m, TabularMDP):
+                raise TypeError(f"mdps[{i}] must be a TabularMDP; got {type(m).__name__}")
+        return cls(mdps, weights, name=name)
 
     def __setattr__(self, key, value):
         raise AttributeError("LatentMDP is immutable; build a new one")
@@ -484,9 +496,7 @@ class LatentMDP:
 
     def context(self, m: int) -> TabularMDP:
         """Context ``m`` as a TabularMDP."""
-        if isinstance(m, bool) or not isinstance(m, numbers.Integral) or not 0 <= m < self.M:
-            raise ValueError(f"context index must be an integer in [0, {self.M}); got {m!r}")
-        return self._contexts[int(m)]
+        return self._contexts[check_index(m, "m (context index)", self.M)]
 
     def stage_P(self) -> np.ndarray:
         """Transitions with an explicit stage axis: ``(M, n_stages_P, S, A, S)`` (read-only)."""

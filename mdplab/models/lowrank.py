@@ -54,12 +54,19 @@ from numba import njit, prange
 
 from mdplab.kernels.rng import next_double, seed_sequence, seed_state, stream_seeds
 from mdplab.kernels.sampling import cdf_search
-from mdplab.models._validation import ROW_SUM_TOL
+from mdplab.models._validation import (
+    ROW_SUM_TOL,
+    check_index,
+    check_int,
+    check_real,
+    check_tolerance,
+)
 from mdplab.models._validation import as_real_array as _as_real_array
 from mdplab.models._validation import check_finite as _check_finite
 from mdplab.models._validation import check_gamma as _check_gamma
 from mdplab.models._validation import check_horizon as _check_horizon
 from mdplab.models._validation import check_probability_rows as _check_probability_rows
+from mdplab.models._validation import check_value_vector as _check_value_vector_core
 from mdplab.models._validation import first as _first
 from mdplab.models._validation import fmt_index as _fmt_index
 from mdplab.models.tabular import _DENSE_LIMIT_BYTES, TabularMDP
@@ -156,6 +163,11 @@ def _check_stage_index(h, horizon) -> int:
         extra = f" (horizon H = {horizon})" if horizon is not None else " (discounted: stage 0)"
         raise ValueError(f"stage h must be an integer in [0, {n}){extra}; got {h!r}")
     return int(h)
+
+
+def _check_value_vector(V, S: int) -> np.ndarray:
+    """A finite real ``(S,)`` value vector (float64 copy)."""
+    return _check_value_vector_core(V, (S,), "V")
 
 
 def _at(arr: np.ndarray, h: int, stationary_ndim: int) -> np.ndarray:
@@ -447,6 +459,8 @@ class LowRankMDP(_Frozen):
         :func:`numpy.linalg.matrix_rank`: ``sigma_max * max(S*A, S) * eps``. Always ``<= d``.
         """
         stages = range(self.horizon or 1) if h is None else [_check_stage_index(h, self.horizon)]
+        if tol is not None:
+            tol = check_real(tol, "tol", lo=0.0)
         if self.transitions_stationary:
             stages = [0]
         best = 0
@@ -482,7 +496,7 @@ class LowRankMDP(_Frozen):
         :mod:`mdplab.planning.lowrank` use.
         """
         h = _check_stage_index(h, self.horizon)
-        V = np.asarray(V, dtype=np.float64)
+        V = _check_value_vector(V, self.S)
         g = 1.0 if self.gamma is None else self.gamma
         return self.R_at(h) + g * (self.phi_at(h) @ (self.mu_at(h) @ V))
 
@@ -541,8 +555,9 @@ class LowRankMDP(_Frozen):
 
     def sample(self, s: int, a: int, n: int, seed=None, h: int = 0) -> np.ndarray:
         """``n`` i.i.d. next states of one pair, ``(n,)`` int64 (see :meth:`sample_next_states`)."""
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-            raise ValueError(f"n must be an integer >= 0; got {n!r}")
+        n = check_int(n, "n", lo=0)
+        s = check_index(s, "s", self.S)
+        a = check_index(a, "a", self.A)
         s_arr = np.full(int(n), s, dtype=np.int64) if n else np.array([s], dtype=np.int64)
         a_arr = np.full(int(n), a, dtype=np.int64) if n else np.array([a], dtype=np.int64)
         out = self.sample_next_states(s_arr, a_arr, seed, h)
@@ -550,8 +565,9 @@ class LowRankMDP(_Frozen):
 
     def sample_init(self, n: int, seed=None) -> np.ndarray:
         """``n`` i.i.d. initial states ``s_0 ~ init`` (int64)."""
+        n = check_int(n, "n", lo=0)
         rng = np.random.default_rng(seed_sequence(seed))
-        return rng.choice(self.S, size=int(n), p=self._init).astype(np.int64)
+        return rng.choice(self.S, size=n, p=self._init).astype(np.int64)
 
     def __repr__(self) -> str:
         kind = f"horizon={self.horizon}" if self.horizon is not None else f"gamma={self.gamma}"
@@ -1131,7 +1147,7 @@ class FeatureClass(_Frozen):
         set_ = object.__setattr__
         cands = list(candidates)
         if not cands:
-            raise ValueError("a FeatureClass needs at least one candidate feature map")
+            raise ValueError("candidates is empty; a FeatureClass needs at least one feature map")
         arrays = []
         shape0 = None
         horizon = None
@@ -1189,7 +1205,7 @@ class FeatureClass(_Frozen):
 
     def phi_at(self, k: int, h: int = 0) -> np.ndarray:
         """Candidate ``k`` at stage ``h``, ``(S, A, d_k)``."""
-        c = self.candidates[k]
+        c = self.candidates[check_index(k, "k", len(self.candidates))]
         if c.ndim == 3:
             return c
         return c[_check_stage_index(h, self.horizon)]
@@ -1211,6 +1227,8 @@ class FeatureClass(_Frozen):
         Repeated triples are merged (the likelihood depends on counts only).
         """
         s, a, t = _check_transitions(states, actions, next_states, self.S, self.A)
+        check_tolerance(tol, "tol")
+        check_int(max_iter, "max_iter", lo=1)
         phi = self.phi_at(k, h)
         key = (s * self.A + a) * self.S + t
         uniq, counts = np.unique(key, return_counts=True)

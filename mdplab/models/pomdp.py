@@ -56,6 +56,7 @@ from mdplab.models._validation import (
     check_finite,
     check_gamma,
     check_horizon,
+    check_index,
     check_probability_rows,
     freeze,
 )
@@ -378,13 +379,8 @@ class POMDP:
 
     # ------------------------------------------------------------ checks
     def _check_action_observation(self, a, o) -> None:
-        for x, name in ((a, "action"), (o, "observation")):
-            if isinstance(x, bool) or not isinstance(x, numbers.Integral):
-                raise ValueError(f"{name} must be an integer; got {x!r}")
-        if not 0 <= int(a) < self.A:
-            raise ValueError(f"action {a} is not in [0, {self.A})")
-        if not 0 <= int(o) < self.n_observations:
-            raise ValueError(f"observation {o} is not in [0, {self.n_observations})")
+        check_index(a, "a (action)", self.A)
+        check_index(o, "o (observation)", self.n_observations)
 
     def _check_history(self, actions, observations) -> tuple[np.ndarray, np.ndarray]:
         return check_history(actions, observations, self.A, self.n_observations)

@@ -95,6 +95,8 @@ from mdplab.models._validation import (
     as_real_array,
     check_finite,
     check_horizon,
+    check_index,
+    check_int,
     freeze,
 )
 from mdplab.models.pomdp import POMDP, check_history, check_history_batch, open_loop_actions
@@ -473,7 +475,7 @@ class PSR:
                 raise ValueError(f"state_map must have shape (S, {r}); got {state_map.shape}")
             check_finite(state_map, "state_map", "entries")
             freeze(state_map)
-        _check_short_histories(psi0, M, phi, int(check_depth))
+        _check_short_histories(psi0, M, phi, check_int(check_depth, "check_depth", lo=0))
 
         freeze(psi0, M, phi, W)
         setter = object.__setattr__
@@ -521,7 +523,9 @@ class PSR:
         _check_pomdp(pomdp, "PSR.from_pomdp")
         tol = _check_rank_tol(tol)
         S = pomdp.S
-        max_len = S if max_test_length is None else check_horizon(max_test_length)
+        max_len = S
+        if max_test_length is not None:
+            max_len = check_int(max_test_length, "max_test_length", lo=1)
         ops = np.ascontiguousarray(pomdp.observable_operators().transpose(1, 0, 2, 3))
         psi0, M, phi, tests, lift = _minimal_realisation(
             np.asarray(pomdp.b0, dtype=float), ops, np.ones(S), tol, max_len
@@ -692,8 +696,7 @@ class PSR:
         Values are ``phi^T M[o, a] psi(h) / phi^T psi(h)``, not clipped: they sum to
         1 up to round-off and may be ``-1e-17`` for impossible observations.
         """
-        if isinstance(a, bool) or not isinstance(a, int | np.integer) or not 0 <= a < self.A:
-            raise ValueError(f"action {a!r} is not in [0, {self.A})")
+        a = check_index(a, "a (action)", self.A)
         y = self.predictive_state(actions_history, observations_history)
         return self.W[:, int(a), :] @ y
 
@@ -795,7 +798,7 @@ class PSR:
 
 def _check_pomdp(pomdp, fn: str) -> None:
     if not isinstance(pomdp, POMDP):
-        raise ValueError(f"{fn} needs a POMDP; got {type(pomdp).__name__}")
+        raise TypeError(f"{fn} needs a POMDP as pomdp; got {type(pomdp).__name__}")
 
 
 def _check_rank_tol(tol) -> float:

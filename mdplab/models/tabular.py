@@ -46,6 +46,7 @@ from mdplab.models._validation import as_real_array as _as_real_array
 from mdplab.models._validation import check_finite as _check_finite
 from mdplab.models._validation import check_gamma as _check_gamma
 from mdplab.models._validation import check_horizon as _check_horizon
+from mdplab.models._validation import check_index as _check_index
 from mdplab.models._validation import check_probability_rows as _check_probability_rows
 from mdplab.models._validation import first as _first
 from mdplab.models._validation import fmt_index as _fmt_index
@@ -133,6 +134,8 @@ class TabularMDP:
     def __init__(self, P, R, *, gamma=None, horizon=None, init=None, name: str | None = None,
                  reward_atoms=None, reward_probs=None):
         set_ = object.__setattr__
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a string or None; got {type(name).__name__} {name!r}")
         horizon = _check_horizon(horizon)
         ratoms, rprobs, R = _check_reward_law(reward_atoms, reward_probs, R, horizon)
         gamma = _check_gamma(gamma)
@@ -262,6 +265,13 @@ class TabularMDP:
             raise ValueError(
                 f"sparse P has shape {P.shape}; with A = {A} actions (from R) it must be {expect}"
             )
+        if P.dtype == object or not (
+            np.issubdtype(P.dtype, np.floating)
+            or np.issubdtype(P.dtype, np.integer)
+            or P.dtype == bool
+        ):
+            raise ValueError(f"P must be a real numeric array; got a sparse matrix of dtype "
+                             f"{P.dtype}")
         m = sp.csr_matrix(P, dtype=np.float64, copy=True)
         m.sum_duplicates()
         m.sort_indices()
@@ -457,13 +467,21 @@ class TabularMDP:
         out.flags.writeable = False
         return out
 
+    def _stage(self, h) -> int:
+        """``h`` as a stage index in ``[0, H)`` (``[0, 1)`` when discounted), else ValueError."""
+        if self.horizon is None:
+            return _check_index(h, "stage h", 1, " (a discounted model has the single stage 0)")
+        return _check_index(h, "stage h", self.horizon, f" (horizon H = {self.horizon})")
+
     def P_at(self, h: int = 0) -> np.ndarray:
         """Dense transitions of stage ``h``, shape ``(S, A, S)``."""
+        h = self._stage(h)
         P = self.dense_P()
         return P if P.ndim == 3 else P[h]
 
     def R_at(self, h: int = 0) -> np.ndarray:
         """Mean rewards of stage ``h``, shape ``(S, A)``."""
+        h = self._stage(h)
         return self._R if self._R.ndim == 2 else self._R[h]
 
     def stage_P(self) -> np.ndarray:
@@ -546,7 +564,11 @@ def normalize_policy(mdp: TabularMDP, policy) -> tuple[bool, np.ndarray]:
     float64, ``n`` being 1 (stationary) or ``H``. Every evaluator in
     :mod:`mdplab.planning` and every model sampler validates policies with it.
     """
-    arr = np.asarray(policy)
+    try:
+        arr = np.asarray(policy)
+    except (ValueError, TypeError) as exc:  # ragged lists and similar
+        raise ValueError(f"policy must be an array of actions or action probabilities: "
+                         f"{exc}") from None
     S, A, H = mdp.S, mdp.A, mdp.horizon
     if np.issubdtype(arr.dtype, np.integer):
         if arr.ndim == 1:

@@ -24,12 +24,20 @@ when the values are ``eps``-accurate (``info["policy_error_bound"]``).
 from __future__ import annotations
 
 import math
-import numbers
 import time
+import warnings
 
 import numpy as np
 
 from mdplab.models import TabularMDP
+from mdplab.models._validation import (
+    VALUE_LIMIT,
+    check_int,
+    check_model,
+    check_tolerance,
+    check_value_range,
+    check_value_vector,
+)
 from mdplab.planning.evaluation import normalize_policy, solve_policy_values
 from mdplab.planning.finite_horizon import backward_induction
 from mdplab.planning.operator import BellmanOperator
@@ -37,28 +45,39 @@ from mdplab.planning.result import PlanningResult
 
 _RULES = ("bounds", "supnorm")
 
+DEFAULT_MAX_SWEEPS = 100_000
+"""Cap on the *default* sweep budget of :func:`value_iteration` (the
+``log(scale/eps)/(1-gamma)`` formula gives ~4.6e13 sweeps at gamma = 1 - 1e-12).
+When the capped default budget runs out before ``eps`` is certified, a
+``RuntimeWarning`` reports the certificate reached (``converged`` is False)."""
+
 
 def _require_discounted(mdp: TabularMDP, fn: str) -> None:
-    if not isinstance(mdp, TabularMDP):
-        raise TypeError(f"{fn} needs a TabularMDP; got {type(mdp).__name__}")
+    check_model(mdp, TabularMDP, fn)
     if not mdp.discounted:
         raise ValueError(
             f"{fn} solves discounted models; this one has horizon={mdp.horizon}: "
             "use backward_induction"
         )
+    check_value_range(mdp.R, gamma=mdp.gamma, fn=fn)
 
 
 def _check_eps(eps) -> float:
-    eps = float(eps)
-    if not (eps > 0 and math.isfinite(eps)):
-        raise ValueError(f"eps must be a positive number; got {eps}")
-    return eps
+    return check_tolerance(eps, "eps")
 
 
 def _check_max_iter(max_iter) -> int:
-    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-        raise ValueError(f"max_iter must be an integer >= 1; got {max_iter!r}")
-    return int(max_iter)
+    return check_int(max_iter, "max_iter", lo=1)
+
+
+def _warn_unconverged(fn: str, it: int, bound: float, eps: float, what: str) -> None:
+    warnings.warn(
+        f"{fn} stopped after {it} {what} without reaching eps = {eps:.3g}: the certified "
+        f"error of the returned values is {bound:.3g} (converged=False); pass a larger "
+        "max_iter or a larger eps",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 def _certify(V, TV, gamma, rule):
@@ -85,9 +104,13 @@ def _initial_values(mdp, V0):
         # The value of "collect the worst reward forever": T V0 >= V0, so the
         # iterates increase monotonically towards V*.
         return np.full(mdp.S, float(mdp.R.min()) / (1.0 - mdp.gamma))
-    V = np.array(V0, dtype=np.float64)
-    if V.shape != (mdp.S,) or not np.isfinite(V).all():
-        raise ValueError(f"V0 must be a finite array of shape ({mdp.S},); got {V.shape}")
+    V = check_value_vector(V0, (mdp.S,), "V0")
+    big = float(np.abs(V).max()) * (1.0 + 1.0 / (1.0 - mdp.gamma))
+    if not big <= VALUE_LIMIT:
+        raise ValueError(
+            f"V0 has entries up to {float(np.abs(V).max()):.3g}; at gamma={mdp.gamma} the "
+            f"certificate needs max|V0| * (1 + 1/(1-gamma)) <= {VALUE_LIMIT:g}"
+        )
     return V
 
 
@@ -109,7 +132,9 @@ def value_iteration(
         Target certified sup-norm error of the returned values.
     max_iter : int, optional
         Sweep budget; default ``ceil(log(span-free bound / eps) / (1-gamma)) + 10``,
-        enough for the supnorm rule from any start. ``converged`` is False when hit.
+        enough for the supnorm rule from any start, capped at
+        :data:`DEFAULT_MAX_SWEEPS` (a ``RuntimeWarning`` with the certificate
+        reached when that default runs out). ``converged`` is False when hit.
     stopping_rule : {"bounds", "supnorm"}
         See the module docstring: MacQueen-bound midpoint (default) or plain ``T V``.
     V0 : array_like, optional
@@ -128,10 +153,12 @@ def value_iteration(
     g = mdp.gamma
     stage = BellmanOperator(mdp)
     V = _initial_values(mdp, V0)
-    if max_iter is None:
+    default_cap = max_iter is None
+    if default_cap:
         scale = float(np.ptp(mdp.R)) / (1.0 - g) + float(np.abs(V).max()) + 1.0
-        max_iter = (max(0, int(math.ceil(math.log(scale / eps) / max(1.0 - g, 1e-12))))
-                    + 10 if g > 0 else 2)
+        sweeps = math.log(scale / eps) / max(1.0 - g, 1e-12) if g > 0 else 0.0
+        max_iter = (min(DEFAULT_MAX_SWEEPS, max(0, math.ceil(min(sweeps, 1e18)))) + 10
+                    if g > 0 else 2)
     max_iter = _check_max_iter(max_iter)
     TV = np.empty(mdp.S)
     pi = np.empty(mdp.S, dtype=np.int64)
@@ -154,6 +181,8 @@ def value_iteration(
     rule = ("MacQueen bounds: ||V - V*|| <= gamma/(1-gamma) span(TV - V)/2"
             if stopping_rule == "bounds"
             else "sup-norm: ||TV - V*|| <= gamma/(1-gamma) ||TV - V||")
+    if default_cap and bound > eps:
+        _warn_unconverged("value_iteration", it, bound, eps, "sweeps (the default budget)")
     return _finish(mdp, stage, out, it, bound, "value_iteration", rule, bound <= eps, info)
 
 
@@ -234,8 +263,7 @@ def modified_policy_iteration(
     _require_discounted(mdp, "modified_policy_iteration")
     eps = _check_eps(eps)
     max_iter = _check_max_iter(max_iter)
-    if isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 0:
-        raise ValueError(f"m (partial evaluation sweeps) must be an integer >= 0; got {m!r}")
+    m = check_int(m, "m (partial evaluation sweeps)", lo=0)
     g = mdp.gamma
     stage = BellmanOperator(mdp)
     V = _initial_values(mdp, V0)
@@ -258,6 +286,8 @@ def modified_policy_iteration(
             stage.policy(pi, V, buf)
             V, buf = buf, V
         sweeps += m
+    if bound > eps:
+        _warn_unconverged("modified_policy_iteration", it, bound, eps, "improvement steps")
     rule = "MacQueen bounds after each improvement step"
     info = {"sweeps": sweeps, "m": m}
     return _finish(mdp, stage, out, it, bound, "modified_policy_iteration", rule,
@@ -273,9 +303,11 @@ def solve(mdp: TabularMDP, eps: float = 1e-8) -> PlanningResult:
     policy iteration starts from VI's greedy policy (usually 1-2 solves) when
     the model is small enough for a direct solve, else VI continues.
     """
+    check_model(mdp, TabularMDP, "solve")
+    eps = _check_eps(eps)
     if not mdp.discounted:
         return backward_induction(mdp)
-    eps = _check_eps(eps)
+    check_value_range(mdp.R, gamma=mdp.gamma, fn="solve")
     probe = value_iteration(mdp, eps, max_iter=64)
     if probe.converged:
         return probe

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from mdplab.models import TabularMDP
+from mdplab.models._validation import check_model, check_value_range
 from mdplab.models.tabular import normalize_policy
 from mdplab.planning.operator import BellmanOperator
 from mdplab.planning.result import PlanningResult
@@ -86,6 +87,8 @@ def evaluate_policy(mdp: TabularMDP, policy) -> PlanningResult:
         (with integer dtype int64). ``error_bound``: residual bound
         ``rho / (1 - gamma)`` when discounted, 0 for the exact recursion.
     """
+    check_model(mdp, TabularMDP, "evaluate_policy")
+    check_value_range(mdp.R, gamma=mdp.gamma, horizon=mdp.horizon, fn="evaluate_policy")
     deterministic, pi = normalize_policy(mdp, policy)
     given = np.asarray(policy)
     out_policy = given.astype(np.int64) if deterministic else np.asarray(given, dtype=float)

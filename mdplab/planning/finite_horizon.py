@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mdplab.models import TabularMDP
+from mdplab.models._validation import check_model, check_value_range
 from mdplab.planning.operator import BellmanOperator
 from mdplab.planning.result import PlanningResult
 
@@ -19,13 +20,13 @@ def backward_induction(mdp: TabularMDP) -> PlanningResult:
     Returns ``values (H+1, S)`` (``values[H] = 0``), ``q (H, S, A)``,
     ``policy (H, S)``; ``error_bound = 0`` (exact up to rounding).
     """
-    if not isinstance(mdp, TabularMDP):
-        raise TypeError(f"backward_induction needs a TabularMDP; got {type(mdp).__name__}")
+    check_model(mdp, TabularMDP, "backward_induction")
     if mdp.horizon is None:
         raise ValueError(
             f"backward_induction needs a finite-horizon model; this one is discounted "
             f"(gamma={mdp.gamma}): use value_iteration, policy_iteration or solve_lp"
         )
+    check_value_range(mdp.R, horizon=mdp.horizon, fn="backward_induction")
     H, S, A = mdp.horizon, mdp.S, mdp.A
     values = np.zeros((H + 1, S))
     Q = np.empty((H, S, A))

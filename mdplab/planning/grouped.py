@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mdplab.models._validation import check_real
 from mdplab.models.grouped import GroupedMDP
 from mdplab.models.tabular import TabularMDP
 from mdplab.planning.discounted import policy_iteration
@@ -57,6 +58,6 @@ def grouped_approximation_loss(grouped: GroupedMDP, optimal_value: float | None 
     if optimal_value is None:
         best = _solve_exact(grouped.mdp).initial_value
     else:
-        best = float(optimal_value)
+        best = check_real(optimal_value, "optimal_value")
     lifted_pi = grouped.lift_policy(grouped_optimal_group_policy(grouped))
     return best - evaluate_policy(grouped.mdp, lifted_pi).initial_value

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from mdplab.models._validation import check_model
 from mdplab.models.latent import (
     REWARD_TOL,
     BeliefPolicy,
@@ -240,16 +241,19 @@ def latent_context_values(lmdp: LatentMDP, policy) -> np.ndarray:
     ``(S, A)`` / ``(H, S, A)``; evaluated exactly by
     :func:`mdplab.planning.evaluate_policy` in each context.
     """
+    check_model(lmdp, LatentMDP, "latent_context_values", "lmdp")
     return np.array([evaluate_policy(c, policy).initial_value for c in lmdp.contexts])
 
 
 def latent_policy_value(lmdp: LatentMDP, policy) -> float:
     """``V(pi) = sum_m w_m V_m^pi`` of a Markov policy (see :func:`latent_context_values`)."""
+    check_model(lmdp, LatentMDP, "latent_policy_value", "lmdp")
     return float(lmdp.weights @ latent_context_values(lmdp, policy))
 
 
 def latent_context_optimal(lmdp: LatentMDP):
     """Backward induction in every context: a tuple of ``M`` PlanningResults."""
+    check_model(lmdp, LatentMDP, "latent_context_optimal", "lmdp")
     if "context_optimal" not in lmdp._cache:
         lmdp._cache["context_optimal"] = tuple(backward_induction(c) for c in lmdp.contexts)
     return lmdp._cache["context_optimal"]
@@ -257,6 +261,7 @@ def latent_context_optimal(lmdp: LatentMDP):
 
 def latent_oracle_value(lmdp: LatentMDP) -> float:
     """``sum_m w_m V_m*``: the value of an agent told ``m`` up front (an upper bound)."""
+    check_model(lmdp, LatentMDP, "latent_oracle_value", "lmdp")
     return float(
         sum(
             w * r.initial_value
@@ -268,6 +273,7 @@ def latent_oracle_value(lmdp: LatentMDP) -> float:
 def latent_reachable(lmdp: LatentMDP) -> np.ndarray:
     """``(H, S)`` bool: states reachable at each stage under some policy and some
     context of positive weight (only these matter to a policy's value)."""
+    check_model(lmdp, LatentMDP, "latent_reachable", "lmdp")
     if "reachable" not in lmdp._cache:
         H = lmdp.horizon
         live = lmdp.weights > 0
@@ -306,6 +312,7 @@ def latent_best_markov_policy(
     ``A^(S H)``) exceeds ``max_policies``: the worst case of both methods is a
     full enumeration.
     """
+    check_model(lmdp, LatentMDP, "latent_best_markov_policy", "lmdp")
     if method not in ("branch_and_bound", "enumerate"):
         raise ValueError(f"method must be 'branch_and_bound' or 'enumerate'; got {method!r}")
     H, S, A = lmdp.horizon, lmdp.S, lmdp.A
@@ -367,6 +374,7 @@ def latent_solve_belief(
     deterministic LMDPs: beliefs are uniform posteriors on subsets). Raises
     ValueError when the reachable nodes exceed ``max_nodes``.
     """
+    check_model(lmdp, LatentMDP, "latent_solve_belief", "lmdp")
     key = ("belief", bool(observe_rewards))
     if key not in lmdp._cache:
         lmdp._cache[key] = _solve_belief(lmdp, bool(observe_rewards), int(max_nodes))
@@ -377,6 +385,7 @@ def latent_optimal_value(
     lmdp: LatentMDP, *, observe_rewards: bool = True, max_nodes: int = DEFAULT_MAX_NODES
 ) -> float:
     """The optimal value over history-dependent policies (:func:`latent_solve_belief`)."""
+    check_model(lmdp, LatentMDP, "latent_optimal_value", "lmdp")
     bp = latent_solve_belief(lmdp, observe_rewards=observe_rewards, max_nodes=max_nodes)
     return bp.optimal_value
 
@@ -513,6 +522,7 @@ def latent_return_variance(lmdp: LatentMDP, policy) -> ReturnVariance:
     total variance are accumulated along the forward state (or node)
     distribution. See :class:`ReturnVariance`.
     """
+    check_model(lmdp, LatentMDP, "latent_return_variance", "lmdp")
     if isinstance(policy, BeliefPolicy):
         return _belief_variance(lmdp, policy)
     return _markov_variance(lmdp, policy)
@@ -625,6 +635,7 @@ def latent_var_star(
     (The start-state term does not depend on ``pi``; it is what makes the
     equality at ``pi = pi*`` hold when ``nu_m`` is random.)
     """
+    check_model(lmdp, LatentMDP, "latent_var_star", "lmdp")
     bp = latent_solve_belief(lmdp, observe_rewards=observe_rewards, max_nodes=max_nodes)
     states, children, acts = _levels(bp)
     alphas = [bp.alpha[bp.level(h)] for h in range(lmdp.horizon)]

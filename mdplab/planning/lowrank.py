@@ -24,12 +24,18 @@ attached by :mod:`mdplab.planning._model_methods`.
 from __future__ import annotations
 
 import math
-import numbers
 import time
 
 import numpy as np
 
+from mdplab.models._validation import (
+    check_int,
+    check_tolerance,
+    check_value_range,
+    check_value_vector,
+)
 from mdplab.models.lowrank import LinearMixtureMDP, LowRankMDP
+from mdplab.planning.discounted import DEFAULT_MAX_SWEEPS
 from mdplab.planning.result import PlanningResult
 
 __all__ = ["lowrank_backward_induction", "lowrank_value_iteration"]
@@ -110,25 +116,22 @@ def _value_iteration(model, q_backup, eps, max_iter, stopping_rule, V0) -> Plann
             f"value_iteration solves discounted models; this one has horizon={model.horizon}: "
             "use backward_induction"
         )
-    eps = float(eps)
-    if not (eps > 0 and math.isfinite(eps)):
-        raise ValueError(f"eps must be a positive number; got {eps}")
+    eps = check_tolerance(eps, "eps")
+    check_value_range(model.R, gamma=model.gamma, fn="value_iteration")
     if stopping_rule not in ("bounds", "supnorm"):
         raise ValueError(f"stopping_rule must be 'bounds' or 'supnorm'; got {stopping_rule!r}")
     g, S = model.gamma, model.S
     if V0 is None:
         V = np.full(S, float(model.R.min()) / (1.0 - g))
     else:
-        V = np.array(V0, dtype=np.float64)
-        if V.shape != (S,) or not np.isfinite(V).all():
-            raise ValueError(f"V0 must be a finite array of shape ({S},); got {V.shape}")
+        V = check_value_vector(V0, (S,), "V0")
     if max_iter is None:
         scale = float(np.ptp(model.R)) / (1.0 - g) + float(np.abs(V).max()) + 1.0
+        sweeps = math.log(scale / eps) / max(1.0 - g, 1e-12) if g > 0 else 0.0
         max_iter = (
-            max(0, math.ceil(math.log(scale / eps) / max(1.0 - g, 1e-12))) + 10 if g > 0 else 2
+            min(DEFAULT_MAX_SWEEPS, max(0, math.ceil(min(sweeps, 1e18)))) + 10 if g > 0 else 2
         )
-    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-        raise ValueError(f"max_iter must be an integer >= 1; got {max_iter!r}")
+    max_iter = check_int(max_iter, "max_iter", lo=1)
     c = g / (1.0 - g)
     history = []
     bound, out, offsets = math.inf, V, (-math.inf, math.inf)

@@ -25,11 +25,22 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from mdplab.models import TabularMDP
+from mdplab.models._validation import (
+    check_bool,
+    check_model,
+    check_tolerance,
+    check_value_range,
+)
 from mdplab.planning.evaluation import evaluate_policy
 from mdplab.planning.operator import BellmanOperator
 from mdplab.planning.result import PlanningResult
 
 _BACKENDS = ("highs", "cvxpy")
+
+LP_TOL_RANGE = (1e-10, 1e-3)
+"""Accepted ``tol`` of :func:`solve_lp`: HiGHS refuses feasibility tolerances
+below 1e-10, and above 1e-3 the LP's policy is no longer a useful start (the
+polished values are exact either way, but the raw LP is not)."""
 
 
 def _constraints(mdp: TabularMDP):
@@ -59,14 +70,22 @@ def _constraints(mdp: TabularMDP):
     return sp.vstack(blocks_rows).tocsr(), np.concatenate(blocks_b)
 
 
+LP_REWARD_SCALE = 1e10
+"""Rewards beyond this magnitude are divided by ``max|R|`` before HiGHS sees them (HiGHS
+treats numbers above 1e20 as infinite); the LP is homogeneous in ``R``, so the solution
+is scaled back."""
+
+
 def _solve_highs(G, b, n, tol):
+    big = float(np.abs(b).max()) if b.size else 0.0
+    scale = big if big > LP_REWARD_SCALE else 1.0
     res = linprog(
-        c=np.ones(n) / n, A_ub=-G, b_ub=-b, bounds=(None, None), method="highs",
+        c=np.ones(n) / n, A_ub=-G, b_ub=-b / scale, bounds=(None, None), method="highs",
         options={"primal_feasibility_tolerance": tol, "dual_feasibility_tolerance": tol},
     )
     if res.status != 0:
         raise RuntimeError(f"HiGHS did not solve the MDP LP: {res.message}")
-    return res.x, res.nit
+    return res.x * scale, res.nit
 
 
 def _solve_cvxpy(G, b, n, tol):
@@ -92,12 +111,16 @@ def solve_lp(
     polish : bool
         Replace the LP's values by the exact values of its greedy policy.
     tol : float
-        Primal/dual feasibility tolerance passed to HiGHS.
+        Primal/dual feasibility tolerance passed to HiGHS, in
+        :data:`LP_TOL_RANGE` (checked before HiGHS sees it: a NaN tolerance
+        crashes it).
     """
-    if not isinstance(mdp, TabularMDP):
-        raise TypeError(f"solve_lp needs a TabularMDP; got {type(mdp).__name__}")
+    check_model(mdp, TabularMDP, "solve_lp")
     if backend not in _BACKENDS:
         raise ValueError(f"backend must be one of {_BACKENDS}; got {backend!r}")
+    polish = check_bool(polish, "polish")
+    tol = check_tolerance(tol, "tol", lower=LP_TOL_RANGE[0], upper=LP_TOL_RANGE[1])
+    check_value_range(mdp.R, gamma=mdp.gamma, horizon=mdp.horizon, fn="solve_lp")
     G, b = _constraints(mdp)
     n = G.shape[1]
     x, nit = (_solve_highs if backend == "highs" else _solve_cvxpy)(G, b, n, tol)

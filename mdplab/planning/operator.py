@@ -11,6 +11,7 @@ import numpy as np
 
 from mdplab.kernels import bellman
 from mdplab.models import TabularMDP
+from mdplab.models._validation import check_index, check_model, check_real, check_value_vector
 
 
 class BellmanOperator:
@@ -20,15 +21,13 @@ class BellmanOperator:
     __slots__ = ("S", "A", "gamma", "R", "_P", "_csr", "_ell", "_row0")
 
     def __init__(self, mdp: TabularMDP, h: int = 0, gamma: float | None = None):
-        if not isinstance(mdp, TabularMDP):
-            raise TypeError(f"BellmanOperator needs a TabularMDP; got {type(mdp).__name__}")
+        check_model(mdp, TabularMDP, "BellmanOperator")
         n_stages = mdp.horizon or 1
-        if isinstance(h, bool) or not isinstance(h, int | np.integer) or not 0 <= h < n_stages:
-            raise ValueError(f"stage h must be an integer in [0, {n_stages}); got {h!r}")
+        h = check_index(h, "stage h", n_stages, f" (the model has {n_stages} stage(s))")
         self.S, self.A = mdp.S, mdp.A
         if gamma is None:
             gamma = mdp.gamma if mdp.discounted else 1.0
-        self.gamma = float(gamma)
+        self.gamma = check_real(gamma, "gamma", lo=0.0, hi=1.0)
         self.R = np.ascontiguousarray(mdp.R_at(h))
         if mdp.is_sparse:
             self._P = None
@@ -91,12 +90,11 @@ class BellmanOperator:
 
     def __call__(self, V, out=None):
         """``T V`` (into ``out`` if given); checks shapes, unlike the buffer methods."""
-        V = np.ascontiguousarray(V, dtype=np.float64)
-        if V.shape != (self.S,):
-            raise ValueError(f"V must have shape ({self.S},); got {V.shape}")
+        V = check_value_vector(V, (self.S,), "V")
         if out is None:
             out = np.empty(self.S)
-        elif out.shape != (self.S,) or out.dtype != np.float64 or not out.flags.c_contiguous:
+        elif not (isinstance(out, np.ndarray) and out.shape == (self.S,)
+                  and out.dtype == np.float64 and out.flags.c_contiguous):
             raise ValueError(f"out must be a contiguous float64 array of shape ({self.S},)")
         self.greedy(V, out, np.empty(self.S, dtype=np.int64))
         return out

@@ -48,7 +48,12 @@ import numpy as np
 from scipy.optimize import linprog
 
 from mdplab.kernels.pomdp import interval_prune, pointwise_filter
-from mdplab.models._validation import ROW_SUM_TOL, as_real_array, check_horizon
+from mdplab.models._validation import (
+    ROW_SUM_TOL,
+    as_real_array,
+    check_horizon,
+    check_real,
+)
 from mdplab.models.pomdp import POMDP
 
 __all__ = ["POMDPPlanningResult", "pomdp_value_iteration", "prune_alpha_vectors"]
@@ -70,13 +75,7 @@ def check_pomdp(pomdp, fn: str) -> None:
 
 def check_discount(discount, *, allow_one: bool) -> float:
     """A real discount in ``[0, 1]`` (``[0, 1)`` when ``allow_one`` is False)."""
-    upper = "1]" if allow_one else "1)"
-    if isinstance(discount, bool) or not isinstance(discount, numbers.Real):
-        raise ValueError(f"discount must be a real number in [0, {upper}; got {discount!r}")
-    d = float(discount)
-    if not (0.0 <= d <= 1.0) or (d == 1.0 and not allow_one):
-        raise ValueError(f"discount must be in [0, {upper}; got {d}")
-    return d
+    return check_real(discount, "discount", lo=0.0, hi=1.0, hi_open=not allow_one)
 
 
 def check_beliefs(beliefs, S: int, name: str = "belief") -> tuple[np.ndarray, bool]:
@@ -102,9 +101,7 @@ def check_beliefs(beliefs, S: int, name: str = "belief") -> tuple[np.ndarray, bo
 
 
 def _check_tol(tol) -> float:
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not 0 <= tol < np.inf:
-        raise ValueError(f"tol must be a finite number >= 0; got {tol!r}")
-    return float(tol)
+    return check_real(tol, "tol", lo=0.0)
 
 
 # ------------------------------------------------------------------ pruning

@@ -49,6 +49,7 @@ from mdplab.kernels.pomdp import (
     sawtooth_sweep,
     sawtooth_values,
 )
+from mdplab.models._validation import check_int
 from mdplab.models.pomdp import POMDP
 from mdplab.planning.pomdp_exact import check_beliefs, check_discount, check_pomdp
 
@@ -341,12 +342,8 @@ def pbvi(
     if expansion not in EXPANSIONS:
         raise ValueError(f"expansion must be one of {EXPANSIONS}; got {expansion!r}")
     if expansions is not None:
-        if isinstance(expansions, bool) or not isinstance(expansions, numbers.Integral):
-            raise ValueError(f"expansions must be an integer >= 0; got {expansions!r}")
-        if expansions < 0:
-            raise ValueError(f"expansions must be an integer >= 0; got {expansions}")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed must be an integer; got {seed!r}")
+        expansions = check_int(expansions, "expansions", lo=0)
+    seed = check_int(seed, "seed")
     S = pomdp.S
     B = pomdp.b0[None].copy()
     if beliefs is not None:
