@@ -77,7 +77,7 @@ from mdplab.algorithms.online import record, stage
 from mdplab.algorithms.protocol import Learner, Trace
 from mdplab.algorithms.ucbvi import plan_ucbvi_lists
 from mdplab.kernels.rng import new_state, next_double
-from mdplab.kernels.sampling import inverse_cdf_dense
+from mdplab.kernels.sampling import atom_index, inverse_cdf_dense
 from mdplab.models import TabularMDP
 from mdplab.planning.cvar import (
     CVaRResult,
@@ -130,21 +130,6 @@ def cvar_objective(tau) -> Objective:
         obj.register(TabularMDP, lambda m, _t=t: _exact_cvar_star(m, _t), _cvar_value(t))
         _OBJECTIVES[t] = obj
     return _OBJECTIVES[t]
-
-
-@njit(cache=True)
-def _draw_atom(probs, g, s, a, u):
-    J = probs.shape[3]
-    c = 0.0
-    last = 0
-    for j in range(J):
-        p = probs[g, s, a, j]
-        if p > 0.0:
-            last = j
-            c += p
-            if u < c:
-                return j
-    return last
 
 
 @njit(parallel=True, cache=True)
@@ -204,7 +189,7 @@ def _cvar_ucbvi_kernel(P, steps, probs, init, H, K, every, seeds, cvar_star, nst
                 jc = 0 if jb < 0 else (n_b - 1 if jb >= n_b else jb)
                 a = pol[h, s, jc]
                 gr = stage(nR, h)
-                jj = _draw_atom(probs, gr, s, a, next_double(rng))
+                jj = atom_index(probs, gr, s, a, next_double(rng))
                 jb -= steps[gr, s, a, jj]
                 total += steps[gr, s, a, jj] * eta
                 atoms_seen[h] = jj
@@ -407,7 +392,7 @@ def _risk_neutral_kernel(P, R, steps, probs, init, H, K, every, seeds, cvar_star
             for h in range(H):
                 a = pi[h, s]
                 gr = stage(nR, h)
-                jj = _draw_atom(probs, gr, s, a, next_double(rng))
+                jj = atom_index(probs, gr, s, a, next_double(rng))
                 total += steps[gr, s, a, jj] * eta
                 states[h] = s
                 actions[h] = a
@@ -511,7 +496,7 @@ def _cvar_bandit_kernel(x, probs, order, K, every, seeds, gaps, cv, tau, L, c_va
                 if index[b] > index[a]:
                     a = b
             reg += gaps[a]
-            j = _draw_atom(probs, 0, a, 0, next_double(rng))
+            j = atom_index(probs, 0, a, 0, next_double(rng))
             ret += x[a, j]
             hist[a, j] += 1.0
             N[a] += 1.0

@@ -334,13 +334,11 @@ def reward_stream_seeds(seeds):
 
 
 @njit(cache=True)
-def draw_reward(atoms, probs, h, s, a, state):
-    """One reward ``r ~ sum_j probs[h, s, a, j] delta(atoms[h, s, a, j])`` (inverse CDF)."""
-    g = h if atoms.shape[0] > 1 else 0
-    J = atoms.shape[3]
-    if J == 1:
-        return atoms[g, s, a, 0]
-    u = next_double(state)
+def atom_index(probs, g, s, a, u):
+    """Inverse CDF of the atom law ``probs[g, s, a, :]`` at ``u in [0, 1)``: the first
+    atom whose cumulative probability exceeds ``u`` (zero-probability atoms are never
+    drawn; rounding past the total falls back to the last live atom)."""
+    J = probs.shape[3]
     c = 0.0
     last = 0
     for j in range(J):
@@ -349,8 +347,17 @@ def draw_reward(atoms, probs, h, s, a, state):
             last = j
             c += p
             if u < c:
-                return atoms[g, s, a, j]
-    return atoms[g, s, a, last]
+                return j
+    return last
+
+
+@njit(cache=True)
+def draw_reward(atoms, probs, h, s, a, state):
+    """One reward ``r ~ sum_j probs[h, s, a, j] delta(atoms[h, s, a, j])`` (inverse CDF)."""
+    g = h if atoms.shape[0] > 1 else 0
+    if atoms.shape[3] == 1:
+        return atoms[g, s, a, 0]
+    return atoms[g, s, a, atom_index(probs, g, s, a, next_double(state))]
 
 
 @njit(parallel=True, cache=True)
