@@ -75,7 +75,7 @@ from mdplab.algorithms.base import _check_number, check_stage_dependent
 from mdplab.algorithms.objectives import Objective
 from mdplab.algorithms.online import record, stage
 from mdplab.algorithms.protocol import Learner, Trace
-from mdplab.algorithms.ucbvi import plan_ucbvi_lists
+from mdplab.algorithms.ucbvi import plan_ucbvi_lists, update_statistics
 from mdplab.kernels.rng import new_state, next_double
 from mdplab.kernels.sampling import atom_index, inverse_cdf_dense
 from mdplab.models import TabularMDP
@@ -399,15 +399,7 @@ def _risk_neutral_kernel(P, R, steps, probs, init, H, K, every, seeds, cvar_star
                 s = inverse_cdf_dense(P[stage(nP, h), s, a], next_double(rng))
             states[H] = s
             ret += total
-            for h in range(H):
-                j = stage(nst, h)
-                s, a, t = states[h], actions[h], states[h + 1]
-                counts[j, s, a] += 1.0
-                if trans[j, s, a, t] == 0.0:
-                    seen[j, s, a, n_seen[j, s, a]] = t
-                    n_seen[j, s, a] += 1
-                trans[j, s, a, t] += 1.0
-                visits[h + 1, states[h + 1]] += 1.0
+            update_statistics(H, states, actions, counts, trans, seen, n_seen, visits)
             record(k, K, every, reg, ret, out_regret, out_return, i)
     return out_regret, out_return
 

@@ -121,6 +121,22 @@ def plan_ucbvi(R, H, counts, trans, visits, Q, pi, bf, scale, L, v_range):
     plan_ucbvi_lists(R, H, counts, trans, seen, n_seen, visits, Q, pi, bf, scale, L, v_range)
 
 
+@njit(cache=True)
+def update_statistics(H, states, actions, counts, trans, seen, n_seen, visits):
+    """Add one episode to UCBVI's statistics: pair counts, transition counts with the
+    observed-successor lists of :func:`plan_ucbvi_lists`, and per-step state visits."""
+    nst = counts.shape[0]
+    for h in range(H):
+        j = stage(nst, h)
+        s, a, t = states[h], actions[h], states[h + 1]
+        counts[j, s, a] += 1.0
+        if trans[j, s, a, t] == 0.0:  # a successor seen for the first time
+            seen[j, s, a, n_seen[j, s, a]] = t
+            n_seen[j, s, a] += 1
+        trans[j, s, a, t] += 1.0
+        visits[h + 1, states[h + 1]] += 1.0
+
+
 @njit(parallel=True, cache=True)
 def _ucbvi_kernel(P, R, init, H, K, every, seeds, v_star, nst, bf, scale, delta):
     n_seeds = seeds.shape[0]
@@ -153,15 +169,7 @@ def _ucbvi_kernel(P, R, init, H, K, every, seeds, v_star, nst, bf, scale, delta)
                              v_range)
             reg += v_star - policy_value_lists(sidx, sprob, scount, R, init, H, pi, Vbuf)
             real += v_star - play_episode(P, R, init, H, pi, rng, states, actions, rewards)
-            for h in range(H):
-                j = stage(nst, h)
-                s, a, t = states[h], actions[h], states[h + 1]
-                counts[j, s, a] += 1.0
-                if trans[j, s, a, t] == 0.0:  # a successor seen for the first time
-                    seen[j, s, a, n_seen[j, s, a]] = t
-                    n_seen[j, s, a] += 1
-                trans[j, s, a, t] += 1.0
-                visits[h + 1, states[h + 1]] += 1.0
+            update_statistics(H, states, actions, counts, trans, seen, n_seen, visits)
             record(k, K, every, reg, real, out_regret, out_real, i)
     return out_regret, out_real
 
