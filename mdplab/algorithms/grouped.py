@@ -215,7 +215,9 @@ def _vi_sweeps(P, R, gamma, T):
     """``T`` sweeps ``V <- max_m R + gamma P V`` from 0 on a dense ``(S, M, S)`` model.
 
     Returns the greedy policy of ``V_{T-1}`` (lowest index on ties), ``Q_T``, ``V_T``
-    and ``||V_T - V_{T-1}||_inf``.
+    and ``||V_T - V_{T-1}||_inf``. Not :func:`mdplab.kernels.bellman.q_backup_dense`:
+    that kernel reassociates sums (fastmath) and runs in prange, while this one is
+    called inside the learner's parallel loop and keeps plain left-to-right sums.
     """
     S, M, _ = P.shape
     V = np.zeros(S)
