@@ -25,6 +25,10 @@ from mdplab.algorithms.cvar import (
 from mdplab.algorithms.global_local import SubsampleQ, subsample_q
 from mdplab.algorithms.greedy import Greedy
 from mdplab.algorithms.grouped import GroupedVI, GroupingSelection, UngroupedVI, select_grouping
+from mdplab.algorithms.latent import LMDPBlind, LMDPLearner, LMDPOracle
+from mdplab.algorithms.linear_mixture import HFO2PS, RewardAdversary
+from mdplab.algorithms.lowrank import LSVIUCB
+from mdplab.algorithms.lowrank_representation import ELA, ELLA, RepUCB
 from mdplab.algorithms.mvp import MVP
 from mdplab.algorithms.objectives import EXPECTED_RETURN, ExpectedReturn, Objective
 from mdplab.algorithms.protocol import (
@@ -35,6 +39,7 @@ from mdplab.algorithms.protocol import (
     Snapshot,
     Trace,
 )
+from mdplab.algorithms.psr import OMLE, PSRLCB, UCBPSR
 from mdplab.algorithms.psrl import PSRL
 from mdplab.algorithms.qlearning import QLearningUCB
 from mdplab.algorithms.ucbvi import UCBVI
@@ -43,6 +48,10 @@ ALGORITHMS = {
     "ucbvi-ch": lambda **kw: UCBVI("ch", **kw),
     "ucbvi-bf": lambda **kw: UCBVI("bf", **kw),
     "mvp": lambda **kw: MVP(**kw),
+    "lmdp-vo": lambda **kw: LMDPLearner("vo", **kw),
+    "lmdp-mo": lambda **kw: LMDPLearner("mo", **kw),
+    "lmdp-oracle": lambda **kw: LMDPOracle(**kw),
+    "lmdp-blind": lambda **kw: LMDPBlind(**kw),
     "qlearning-ucb-h": lambda **kw: QLearningUCB("hoeffding", **kw),
     "qlearning-ucb-b": lambda **kw: QLearningUCB("bernstein", **kw),
     "psrl": lambda **kw: PSRL(**kw),
@@ -54,12 +63,26 @@ ALGORITHMS = {
     "subsample-q": lambda **kw: SubsampleQ(**kw),
     "grouped-vi": lambda **kw: GroupedVI(**kw),
     "ungrouped-vi": lambda **kw: UngroupedVI(**kw),
+    "rep-ucb": lambda **kw: RepUCB(**kw),
+    "ela": lambda **kw: ELA(**kw),
+    "ella": lambda **kw: ELLA(**kw),
+    "ucb-psr": lambda **kw: UCBPSR(**kw),
+    "psr-lcb": lambda **kw: PSRLCB(**kw),
+    "omle": lambda **kw: OMLE(**kw),
+    "lsvi-ucb": lambda **kw: LSVIUCB(**kw),
+    "hf-o2ps": lambda **kw: HFO2PS("weighted", **kw),
+    "hf-o2ps-known": lambda **kw: HFO2PS("known", **kw),
+    "o2ps-unweighted": lambda **kw: HFO2PS("unweighted", **kw),
 }
 
 __all__ = [
-    "ALGORITHMS", "Algorithm", "CVaRBandit", "CVaRUCBVI", "EXPECTED_RETURN", "ExpectedReturn",
-    "GUARANTEES", "Greedy", "GroupedVI", "GroupingSelection", "Learner", "LearningCurve",
-    "MVP", "Objective", "PSRL", "PolicyLearner", "QLearningUCB", "RiskNeutralUCBVI",
-    "Snapshot", "SubsampleQ", "Trace", "UCBVI", "UngroupedVI", "check_algorithm",
+    "ALGORITHMS", "Algorithm", "CVaRBandit", "CVaRUCBVI", "ELA", "ELLA", "EXPECTED_RETURN",
+    "ExpectedReturn", "RepUCB",
+    "GUARANTEES", "Greedy", "GroupedVI", "GroupingSelection", "HFO2PS", "LSVIUCB", "Learner",
+    "LearningCurve",
+    "LMDPBlind", "LMDPLearner", "LMDPOracle",
+    "MVP", "OMLE", "Objective", "PSRL", "PSRLCB", "PolicyLearner", "QLearningUCB",
+    "RewardAdversary", "RiskNeutralUCBVI",
+    "Snapshot", "SubsampleQ", "Trace", "UCBPSR", "UCBVI", "UngroupedVI", "check_algorithm",
     "cvar_bandit_regret_bound", "cvar_objective", "select_grouping", "subsample_q", "tiny_mdp",
 ]

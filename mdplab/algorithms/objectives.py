@@ -32,13 +32,16 @@ from mdplab.models import POMDP, LatentMDP, TabularMDP
 from mdplab.planning import (
     BeliefPolicy,
     FiniteStateController,
+    HistoryPolicy,
     backward_induction,
     evaluate_belief_policy,
     evaluate_controller,
     evaluate_policy,
+    history_policy_value,
     latent_optimal_value,
     latent_policy_value,
     latent_return_variance,
+    optimal_history_policy,
     pomdp_value_iteration,
     solve,
 )
@@ -114,7 +117,10 @@ def _pomdp_optimum(pomdp: POMDP) -> float:
 
 
 def _pomdp_value(pomdp: POMDP, policy) -> float:
-    """A :class:`FiniteStateController` or a belief policy ``policy(belief, stage)``."""
+    """A :class:`FiniteStateController`, a :class:`HistoryPolicy` (exact recursion
+    over the history tree) or a belief policy ``policy(belief, stage)``."""
+    if isinstance(policy, HistoryPolicy):
+        return history_policy_value(pomdp, policy)
     if isinstance(policy, FiniteStateController):
         return evaluate_controller(pomdp, policy).value()
     if callable(policy):
@@ -129,6 +135,23 @@ EXPECTED_RETURN.register(TabularMDP, _tabular_optimum, _tabular_value)
 # Latent MDPs: learners compete with the history-dependent optimum.
 EXPECTED_RETURN.register(LatentMDP, latent_optimal_value, _latent_value)
 EXPECTED_RETURN.register(POMDP, _pomdp_optimum, _pomdp_value)
+
+
+def _pomdp_history_optimum(pomdp: POMDP) -> float:
+    """The optimum over history-dependent policies by the history-tree recursion
+    (:func:`~mdplab.planning.optimal_history_policy`; equal to the belief DP)."""
+    if pomdp.horizon is None:
+        raise ValueError("history-tree planning needs a finite-horizon POMDP; this one is "
+                         f"discounted (gamma={pomdp.gamma})")
+    return optimal_history_policy(pomdp, pomdp.horizon)[0]
+
+
+HISTORY_EXPECTED_RETURN = Objective("expected-return")
+"""The expected return on finite-horizon POMDPs with the optimum computed over the
+history tree (small ``(A O)^H``), for the PSR learners whose outputs are
+:class:`~mdplab.planning.HistoryPolicy` objects: optimum and value come from the
+same recursion, so an optimal output scores exactly 0."""
+HISTORY_EXPECTED_RETURN.register(POMDP, _pomdp_history_optimum, _pomdp_value)
 
 
 def ExpectedReturn() -> Objective:  # noqa: N802 - reads as a type at call sites

@@ -56,9 +56,11 @@ from mdplab.envs.lower_bound import lower_bound
 from mdplab.envs.lowrank import (
     block_mdp,
     feature_class,
+    random_linear_mdp,
     random_linear_mixture,
     random_lowrank,
     rich_combination_lock,
+    tabular_linear_mdp,
 )
 from mdplab.envs.random_mdp import random_mdp
 from mdplab.envs.revealing import random_revealing_pomdp
@@ -86,6 +88,7 @@ __all__ = [
     "probe_chain_lmdp",
     "queueing",
     "random_latent_mdp",
+    "random_linear_mdp",
     "random_linear_mixture",
     "random_lowrank",
     "random_grid_mdp",
@@ -94,5 +97,6 @@ __all__ = [
     "rich_combination_lock",
     "riverswim",
     "safe_risky_chain",
+    "tabular_linear_mdp",
     "tiger",
 ]

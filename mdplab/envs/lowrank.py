@@ -34,14 +34,17 @@ from mdplab.envs._common import (
 )
 from mdplab.envs.combination_lock import combination_lock
 from mdplab.models._validation import as_real_array
-from mdplab.models.lowrank import BlockMDP, FeatureClass, LinearMixtureMDP, LowRankMDP
+from mdplab.models.lowrank import BlockMDP, FeatureClass, LinearMDP, LinearMixtureMDP, LowRankMDP
+from mdplab.models.tabular import TabularMDP
 
 __all__ = [
     "block_mdp",
     "feature_class",
+    "random_linear_mdp",
     "random_linear_mixture",
     "random_lowrank",
     "rich_combination_lock",
+    "tabular_linear_mdp",
 ]
 
 
@@ -409,3 +412,66 @@ def random_linear_mixture(
         init=init,
         name=f"random-linear-mixture(S={S},A={A},d={d}{seed_label(seed)})",
     )
+
+
+def random_linear_mdp(
+    n_states: int,
+    n_actions: int,
+    d: int,
+    *,
+    horizon: int,
+    alpha: float = 0.3,
+    beta: float = 1.0,
+    init=None,
+    seed=None,
+) -> LinearMDP:
+    """Random finite-horizon linear MDP satisfying Jin et al.'s (2020) norms.
+
+    ``phi(s, a) ~ Dirichlet(alpha 1_d)`` (so ``||phi||_2 <= 1``), ``mu_j ~
+    Dirichlet(beta 1_S)`` (probability measures: ``||mu(S)||_2 = sqrt(d)``) and
+    ``theta ~ U[0, 1]^d`` (``||theta||_2 <= sqrt(d)``, rewards
+    ``phi^T theta in [0, 1]``); stationary factors, stage-dependent value. Draw
+    order: ``phi``, ``mu``, ``theta``. The construction and the defaults (``alpha =
+    0.3``: features near the simplex corners, so actions differ) are ours ([D]).
+    """
+    S = check_int(n_states, "n_states", 1)
+    A = check_int(n_actions, "n_actions", 1)
+    d = check_int(d, "d", 1)
+    H = check_int(horizon, "horizon", 1)
+    alpha = _positive(alpha, "alpha")
+    beta = _positive(beta, "beta")
+    rng = as_rng(seed)
+    phi = _dirichlet(rng, alpha, d, (S, A))
+    mu = _dirichlet(rng, beta, S, (d,))
+    theta = rng.random(d)
+    return LinearMDP(
+        phi,
+        mu,
+        theta,
+        horizon=H,
+        init=init,
+        name=f"random-linear(S={S},A={A},d={d}{seed_label(seed)})",
+    )
+
+
+def tabular_linear_mdp(mdp: TabularMDP) -> LinearMDP:
+    """A finite-horizon tabular MDP as a linear MDP with one-hot features.
+
+    ``phi(s, a) = e_{s A + a}`` (``d = S A``), ``mu = P`` reshaped to ``(S A, S)``
+    (``(H, S A, S)`` when ``P`` is stage-dependent) and ``theta = R`` flattened,
+    so ``to_tabular()`` gives back ``P`` and ``R`` exactly: the tabular sanity
+    case of LSVI-UCB (Jin et al. 2020, where it reduces to UCB-VI with a
+    ``d``-dependent bonus).
+    """
+    if not isinstance(mdp, TabularMDP):
+        raise TypeError(f"mdp must be a TabularMDP; got {type(mdp).__name__}")
+    if mdp.horizon is None:
+        raise ValueError("tabular_linear_mdp needs a finite-horizon model (horizon=H)")
+    S, A = mdp.S, mdp.A
+    phi = np.eye(S * A).reshape(S, A, S * A)
+    P = np.asarray(mdp.dense_P())
+    mu = P.reshape(*P.shape[:-3], S * A, S)
+    R = np.asarray(mdp.R)
+    theta = R.reshape(*R.shape[:-2], S * A)
+    return LinearMDP(phi, mu, theta, horizon=mdp.horizon, init=mdp.init,
+                     name=f"one-hot({mdp.name or 'tabular'})")

@@ -14,6 +14,11 @@ below algorithms). The MDP solvers return a :class:`PlanningResult`.
   vectors, incremental pruning); :func:`pbvi`: point-based VI for discounted
   POMDPs with certified lower and upper bounds; :func:`evaluate_controller`,
   :func:`evaluate_belief_policy`: exact values of POMDP policies.
+* :mod:`~mdplab.planning.psr`: exact planning over the history tree of a POMDP
+  or PSR (:class:`HistoryPolicy`, :func:`history_probabilities`,
+  :func:`history_rewards`, :func:`maximize_over_histories`,
+  :func:`history_policy_value`, :func:`optimal_history_policy`,
+  :func:`max_tv_distance`).
 
 Structured models, one module per family (named as its model module), every
 function named ``<family>_<quantity>`` and taking the model first:
@@ -31,6 +36,10 @@ function named ``<family>_<quantity>`` and taking the model first:
   :func:`grouped_optimal_group_policy`, :func:`grouped_approximation_loss`;
 * :mod:`~mdplab.planning.lowrank` (low-rank, linear, block and linear-mixture
   MDPs): :func:`lowrank_backward_induction`, :func:`lowrank_value_iteration`.
+* :mod:`~mdplab.planning.linear_mixture` (occupancy measures, HF-O2PS):
+  :func:`occupancy_measure`, :func:`occupancy_policy`, :func:`occupancy_kernel`,
+  :func:`flow_residual`, :func:`best_fixed_policy`, :func:`mirror_step_cvxpy`,
+  :func:`mirror_step_known`.
 
 Each is also a method of its model named without the family prefix
 (``lmdp.best_markov_policy()``, ``system.solve()``), attached by
@@ -47,6 +56,7 @@ from mdplab.planning.cvar import (
     cvar_of_samples,
     return_distribution,
     solve_cvar,
+    solve_cvar_with_bonus,
 )
 from mdplab.planning.discounted import (
     modified_policy_iteration,
@@ -79,6 +89,16 @@ from mdplab.planning.latent import (
     latent_var_star,
 )
 from mdplab.planning.lowrank import lowrank_backward_induction, lowrank_value_iteration
+from mdplab.planning.linear_mixture import (
+    MirrorStep,
+    best_fixed_policy,
+    flow_residual,
+    mirror_step_cvxpy,
+    mirror_step_known,
+    occupancy_kernel,
+    occupancy_measure,
+    occupancy_policy,
+)
 from mdplab.planning.lp import solve_lp
 from mdplab.planning.operator import BellmanOperator
 from mdplab.planning.pomdp import (
@@ -95,6 +115,15 @@ from mdplab.planning.pomdp import (
     prune_alpha_vectors,
     qmdp_bound,
 )
+from mdplab.planning.psr import (
+    HistoryPolicy,
+    history_policy_value,
+    history_probabilities,
+    history_rewards,
+    max_tv_distance,
+    maximize_over_histories,
+    optimal_history_policy,
+)
 from mdplab.planning.result import PlanningResult
 
 # Last: attaches the solvers above to the model classes as methods.
@@ -106,6 +135,7 @@ __all__ = [
     "CVaRResult",
     "ControllerValue",
     "FiniteStateController",
+    "HistoryPolicy",
     "MarkovSolution",
     "PBVIResult",
     "POMDPPlanningResult",
@@ -126,6 +156,9 @@ __all__ = [
     "global_local_solve",
     "grouped_approximation_loss",
     "grouped_optimal_group_policy",
+    "history_policy_value",
+    "history_probabilities",
+    "history_rewards",
     "latent_best_markov_policy",
     "latent_context_optimal",
     "latent_context_values",
@@ -136,9 +169,20 @@ __all__ = [
     "latent_return_variance",
     "latent_solve_belief",
     "latent_var_star",
+    "MirrorStep",
+    "best_fixed_policy",
+    "flow_residual",
+    "mirror_step_cvxpy",
+    "mirror_step_known",
+    "occupancy_kernel",
+    "occupancy_measure",
+    "occupancy_policy",
     "lowrank_backward_induction",
     "lowrank_value_iteration",
+    "max_tv_distance",
+    "maximize_over_histories",
     "modified_policy_iteration",
+    "optimal_history_policy",
     "pbvi",
     "policy_iteration",
     "pomdp_value_iteration",
@@ -147,6 +191,7 @@ __all__ = [
     "return_distribution",
     "solve",
     "solve_cvar",
+    "solve_cvar_with_bonus",
     "solve_lp",
     "value_iteration",
 ]

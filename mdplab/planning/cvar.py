@@ -65,8 +65,9 @@ from numba import njit, prange
 
 from mdplab.models import TabularMDP
 
-__all__ = ["CVaRResult", "ReturnDistribution", "cvar_grid", "cvar_of_policy", "cvar_of_samples",
-           "return_distribution", "solve_cvar"]
+__all__ = ["CVaRResult", "ReturnDistribution", "bonus_cvar_dp", "cvar_grid", "cvar_max_remaining",
+           "cvar_of_policy", "cvar_of_samples", "return_distribution", "solve_cvar",
+           "solve_cvar_with_bonus"]
 
 MAX_EXACT_BUDGETS = 4001
 """``budgets=None`` uses the exact reward lattice if it needs at most this many budgets."""
@@ -394,6 +395,63 @@ def optimistic_dp(P, counts, steps, probs, H, c0, eta, Vn, mode, scale, L, vrang
                 V[h, s, j] = min(max(best[j], c - maxrem[h], 0.0), max(c, 0.0))
 
 
+@njit(parallel=True, cache=True)
+def bonus_cvar_dp(P, steps, probs, H, c0, eta, n, bonus, maxrem):
+    """Budget DP with a per-``(h, s, a)`` bonus lowering the shortfall (ELA's planner).
+
+    ``U_h(s, c, a) = sum_j p_j sum_s' P_h(s'|s, a) V_{h+1}(s', c - r_j) - bonus[h, s, a]``,
+    ``V_h(s, c) = clip(min_a U_h, [(c - maxrem[h])^+, c^+])``, ``V_H(s, c) = c^+``;
+    returns ``V (H+1, S, n)`` and the augmented policy ``pol (H, S, n)`` (first
+    minimiser). ``P (nP, S, A, S)``, ``steps``/``probs (nR, S, A, J)`` as in
+    :func:`cvar_grid` (non-negative rewards: the grid starts at ``c0 <= 0`` and is
+    never left from above; budgets below it have shortfall 0), ``bonus (H, S, A)``,
+    ``maxrem (H,)`` the largest return from stage ``h`` on. With ``bonus = 0`` and a
+    large ``maxrem`` it is the exact DP of :func:`solve_cvar`. Parallel over states
+    (each state's cells only; no reduction crosses threads).
+    """
+    nP, S, A = P.shape[0], P.shape[1], P.shape[2]
+    nR, J = steps.shape[0], steps.shape[3]
+    V = np.zeros((H + 1, S, n))
+    pol = np.zeros((H, S, n), dtype=np.int64)
+    Z = np.zeros((S * A, n))
+    for s in range(S):
+        for j in range(n):
+            V[H, s, j] = max(c0 + j * eta, 0.0)
+    for h in range(H - 1, -1, -1):
+        g = h if nP > 1 else 0
+        gr = h if nR > 1 else 0
+        for s in prange(S):
+            for a in range(A):
+                sa = s * A + a
+                for j in range(n):
+                    Z[sa, j] = 0.0
+                for t in range(S):
+                    q = P[g, s, a, t]
+                    if q != 0.0:
+                        for j in range(n):
+                            Z[sa, j] += q * V[h + 1, t, j]
+            for j in range(n):
+                best = np.inf
+                arg = 0
+                for a in range(A):
+                    sa = s * A + a
+                    u = -bonus[h, s, a]
+                    for jj in range(J):
+                        p = probs[gr, s, a, jj]
+                        if p == 0.0:
+                            continue
+                        jn = j - steps[gr, s, a, jj]
+                        if jn >= 0:
+                            u += p * Z[sa, min(jn, n - 1)]
+                    if u < best:
+                        best = u
+                        arg = a
+                c = c0 + j * eta
+                V[h, s, j] = min(max(best, c - maxrem[h], 0.0), max(c, 0.0))
+                pol[h, s, j] = arg
+    return V, pol
+
+
 @njit(cache=True)
 def _forward_target(L, new, t, h, P, steps, probs, det, pi_det, pi_sto, aug, pol, j0, off):
     """Fill ``new[t, :]``, the stage-(h+1) mass at state ``t`` (pull form)."""
@@ -631,6 +689,47 @@ def solve_cvar(mdp: TabularMDP, tau, budgets=None) -> CVaRResult:
         arr.flags.writeable = False
     return CVaRResult(float(obj[j]), float(b[j]), j, pol, b, V, obj, tau, grid.eta,
                       float(max(err, 0.0)), grid.exact)
+
+
+def solve_cvar_with_bonus(mdp: TabularMDP, tau, bonus, budgets=None) -> CVaRResult:
+    """:func:`solve_cvar` with a per-``(h, s, a)`` bonus lowering the shortfall
+    (:func:`bonus_cvar_dp`; the optimistic planner of ELA in a learned model).
+
+    ``bonus``: ``(H, S, A)`` non-negative. ``value`` is the optimistic objective
+    ``max_c c - V_0(init, c) / tau`` (an upper bound on the CVaR the policy attains
+    when the bonus dominates the model error); ``bonus = 0`` gives :func:`solve_cvar`'s
+    answer. Rewards must be non-negative.
+    """
+    _check_mdp(mdp)
+    tau = check_tau(tau)
+    H, S, A = mdp.horizon, mdp.S, mdp.A
+    b = np.asarray(bonus, dtype=np.float64)
+    if b.shape != (H, S, A):
+        raise ValueError(f"bonus must have shape (H, S, A) = ({H}, {S}, {A}); got {b.shape}")
+    if not np.isfinite(b).all() or (b < 0).any():
+        raise ValueError("bonus must be finite and non-negative")
+    grid = cvar_grid(mdp, budgets)
+    if (grid.steps < 0).any():
+        raise ValueError("solve_cvar_with_bonus needs non-negative rewards")
+    maxrem = cvar_max_remaining(grid.steps, grid.probs, grid.eta, H)
+    V, pol = bonus_cvar_dp(np.ascontiguousarray(mdp.stage_P()), grid.steps, grid.probs, H,
+                           grid.c0, grid.eta, grid.n, np.ascontiguousarray(b), maxrem)
+    bud = grid.budgets
+    obj = bud - (mdp.init @ V[0]) / tau
+    j = int(np.argmax(obj))
+    for arr in (pol, V, obj, bud):
+        arr.flags.writeable = False
+    return CVaRResult(float(obj[j]), float(bud[j]), j, pol, bud, V, obj, tau, grid.eta,
+                      float(max(grid.error_bound(tau), 0.0)), grid.exact)
+
+
+def cvar_max_remaining(steps, probs, eta, H) -> np.ndarray:
+    """``maxrem[h]``: the largest possible return from stage ``h`` on, ``(H,)``
+    (sum over later stages of the largest live reward atom on the grid)."""
+    live = np.where(probs > 0, steps, np.iinfo(np.int64).min)
+    per = live.reshape(live.shape[0], -1).max(axis=1).astype(np.float64) * eta
+    per = np.broadcast_to(per, (H,)) if per.size == 1 else per
+    return np.ascontiguousarray(np.cumsum(per[::-1])[::-1])
 
 
 # ---------------------------------------------------------------- evaluation
