@@ -21,11 +21,11 @@ runnable alone):
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "experiments"))
 
 from timing import emit, paired  # noqa: E402
 
@@ -46,9 +46,19 @@ def _split(learner, model, episodes: int, prefix: str) -> dict:
     return out
 
 
-def measure(quick: bool = False) -> dict:
-    from lowrank_representation import ella_timing_instance, lattice
+def _experiments_module():
+    """experiments/lowrank_representation.py, loaded by path (its instance builders)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "experiments",
+                        "lowrank_representation.py")
+    spec = importlib.util.spec_from_file_location("_rep_experiments", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
+
+def measure(quick: bool = False) -> dict:
+    exp = _experiments_module()
+    ella_timing_instance, lattice = exp.ella_timing_instance, exp.lattice
     out: dict = {}
     rnd = envs.random_lowrank(30, 5, 4, horizon=3, alpha=0.3, seed=0)
     fc = envs.feature_class(rnd, 8, seed=0)

@@ -13,6 +13,10 @@
   planner works on the full history tree, 4 * 8^5 leaves). Same K for both.
   Goal >= 100. Checked first: the numpy planner's optimistic value and the
   exact value of its policy equal the kernel's on random count tables.
+  ``lmdp_replan_ratio_vs_numpy``: one re-plan plus the exact evaluation of the
+  new policy, numpy time over kernel time (``_plan_tree`` + ``_eval_tree`` on
+  the prebuilt tree); at this K the re-plans after doubling triggers dominate
+  both learners' time, so this ratio bounds the episode ratio.
 * If ``benchmarks/_hf_o2ps.py`` exists, the dict of its ``measure(quick)`` is
   merged in (HF-O2PS mirror-step timings, by another module).
 
@@ -33,7 +37,12 @@ from timing import emit, paired  # noqa: E402
 
 from mdplab import envs  # noqa: E402
 from mdplab.algorithms import LMDPLearner  # noqa: E402
-from mdplab.algorithms.latent import build_history_tree, lmdp_optimistic_plan  # noqa: E402
+from mdplab.algorithms.latent import (  # noqa: E402
+    _eval_tree,
+    _plan_tree,
+    build_history_tree,
+    lmdp_optimistic_plan,
+)
 from mdplab.models import LatentMDP  # noqa: E402
 from mdplab.planning import latent_optimal_value  # noqa: E402
 
@@ -263,7 +272,37 @@ def measure_lmdp(quick: bool) -> dict:
     # ratio = numpy time / numba time = numba episodes/s over numpy episodes/s
     ratio, t_numpy, t_numba = paired(fb, fa, blocks=3 if quick else 5, min_time=0.1,
                                      settle=0.1)
+    # one re-plan + exact evaluation (what dominates at this K), on random counts
+    rng = np.random.default_rng(2)
+    counts = rng.integers(0, 6, size=(lm.M, lm.S, lm.A, lm.S)).astype(float)
+    n = counts.sum(-1)
+    P_hat = np.where(n[..., None] > 0, counts / np.maximum(n, 1)[..., None], 0.0)
+
+    def plan_np():
+        _, pibar, act = np_learner.plan(P_hat, n)
+        np_learner.evaluate(pibar, act)
+
+    tree = np_learner.t.arrays()
+    N, M, S, H = np_learner.t.n_nodes, lm.M, lm.S, lm.horizon
+    R = np.ascontiguousarray(lm.stage_R(), dtype=np.float64)
+    P = np.ascontiguousarray(lm.P, dtype=np.float64)
+    w, init = np.ascontiguousarray(lm.weights), np.ascontiguousarray(lm.init)
+    Ph, nh = np.ascontiguousarray(P_hat[:, None]), np.ascontiguousarray(n[:, None])
+    bufs = (np.zeros((M, H + 1, S)), np.zeros((M, H, S), dtype=np.int64), np.zeros((N, M)),
+            np.zeros((N, M)), np.zeros(N, dtype=np.int64))
+    c = np_learner
+
+    def plan_nb():
+        Vbar, pibar, belief, alpha, act = bufs
+        _plan_tree(0, R, Ph, nh, w, init, H, c.caps, c.c1, c.c2, c.c3, 0.0, 0.0, c.iota,
+                   c.r_max, c.caps[0], *tree, Vbar, pibar, belief, alpha, act, False)
+        _eval_tree(P, R, w, init, H, *tree, pibar, act, np.zeros((M, H + 1, S)),
+                   np.zeros((N, M)), np.zeros(M))
+
+    plan_ratio, _, t_plan = paired(plan_np, plan_nb, blocks=3 if quick else 5, min_time=0.1,
+                                   settle=0.1)
     return {"lmdp_instance": "M=3, S=4, A=2, H=6 (shared rewards, full history tree)",
+            "lmdp_replan_ratio_vs_numpy": plan_ratio, "lmdp_replan_s": t_plan,
             "lmdp_tree_nodes": int(np_learner.t.n_nodes), "lmdp_episodes": K,
             "lmdp_numba_episodes_per_s": K / t_numba, "lmdp_numpy_episodes_per_s": K / t_numpy,
             "lmdp_ratio_vs_numpy": ratio, "lmdp_ratio_goal": ">= 100",

@@ -76,7 +76,8 @@ def measure_lsvi(quick: bool) -> dict:
                                  f"{err:.3g}")
 
     out: dict = {"instance": "random_linear_mdp(S=50, A=4, d=10, H=10)", "K": K,
-                 "beta": BETA, "numpy_equal_prefix_episodes": prefix}
+                 "beta": BETA, "numpy_equal_prefix_episodes": prefix,
+                 "lsvi_ucb_goal": ">= 50"}
     blocks = 2 if quick else 3
     for targets, key in (("transitions", "lsvi_ucb_ratio_vs_numpy"),
                          ("grouped", "lsvi_ucb_grouped_ratio_vs_numpy")):

@@ -26,7 +26,18 @@ Suboptimality curves of one fixed instance are not smooth power laws: once the
 optimal policy is found the exact gap is 0 (the lock is a step, from the
 anti-shaping value to 0), so the rate claims fit the mean over seeds
 (``fit_on="mean"``; points where every seed is exactly optimal drop out of the
-log-log fit).
+log-log fit). On the ELA instance the last iterate is exactly optimal without a
+bonus (``alpha = 0``); with ``alpha = 0.3`` it is near 0 by ~700 episodes, then
+settles near 0.008 from ~1000 episodes on, so the fitted slope over 8..2560
+episodes depends on the range and on ``alpha``. Diagnosis (seed 0, 2560 episodes):
+the bonus does shrink (mean 0.092 at 80 episodes, 0.019 at 2560, slope ~ -0.46;
+learned-model TV 0.26 -> 0.033), the budget grid is exact (rewards on 0.25), and
+the bonus-free greedy plan in the same learned model is exactly optimal from 80
+episodes on. The 0.008 is the output *optimistic* plan (what the theorem outputs)
+choosing the higher-bonus action at 8 reachable (stage, state, budget) cells
+whose true shortfall gaps (0.002, 0.010) are below the optimistic bonus
+differences; it appears once ``c^n`` moves from 3.75 to the true VaR 3.5 (~1000
+episodes) and vanishes only when the bonus falls below those gaps.
 """
 
 from __future__ import annotations
@@ -161,8 +172,9 @@ def run_planning(p: dict, seed: int) -> list[dict]:
         t0 = time.perf_counter()
         ella_plan(*args)
         times.append(time.perf_counter() - t0)
-    return [{"episode": p["n_data"] * p["horizon"], "planning_s": float(np.median(times)),
-             "planning_min_s": float(np.min(times)), "n_budgets": int(args[6])}]
+    # the minimum over repeats: the least-disturbed timing on a shared machine
+    return [{"episode": p["n_data"] * p["horizon"], "planning_s": float(np.min(times)),
+             "planning_median_s": float(np.median(times)), "n_budgets": int(args[6])}]
 
 
 PLAN_PARAMS = (
@@ -172,7 +184,8 @@ PLAN_PARAMS = (
     Param("horizon", "int", 4, "horizon H", low=1, high=20),
     Param("n_actions", "int", 4, "actions", low=1, high=20),
     Param("rank", "int", 4, "rank d", low=1, high=20),
-    Param("repeats", "int", 5, "timed repetitions (median)", low=1, high=100),
+    Param("repeats", "int", 5, "timed repetitions (their minimum is stored)", low=1,
+          high=100),
     Param("env_seed", "int", 0, "seed of the instance", low=0),
 )
 
@@ -185,12 +198,12 @@ EXPERIMENTS = [
         description="Rep-UCB: exact suboptimality of the iterate vs episodes on the rich-"
                     "observation combination lock (H = 5, A = 10) and a random low-rank MDP "
                     "(S = 30, A = 5, d = 4, H = 3), feature classes of 1 to 17 candidates",
-        params=REP_PARAMS, run=run_rep, version="1",
-        grid=[{"env": ["lock"], "horizon": [5], "n_actions": [10], "episodes": [1200],
+        params=REP_PARAMS, run=run_rep, version="2",
+        grid=[{"env": ["lock"], "horizon": [5], "n_actions": [10], "episodes": [2400],
                "alpha": [2.0], "n_distractors": [0, 4, 16]},
               {"env": ["random"], "horizon": [3], "n_actions": [5], "n_states": [30],
-               "rank": [4], "episodes": [1200], "alpha": [0.1], "n_distractors": [0, 4, 8]}],
-        seeds=4,
+               "rank": [4], "episodes": [2400], "alpha": [0.1], "n_distractors": [0, 4, 16]}],
+        seeds=8,
         quick={"grid": [{"env": ["lock"], "horizon": [3], "n_actions": [6],
                          "episodes": [240], "alpha": [2.0], "n_distractors": [0, 2]},
                         {"env": ["random"], "horizon": [3], "n_actions": [3],
@@ -219,12 +232,12 @@ EXPERIMENTS = [
         description="ELA and ELLA: exact CVaR suboptimality of the output (policy, budget) "
                     "vs episodes (tau = 0.25) and vs 1/tau at 80 episodes, on a random "
                     "block MDP (5 latents x 4 observations, A = 4, H = 4, rewards on 0.25)",
-        params=ELA_PARAMS, run=run_ela, version="1",
+        params=ELA_PARAMS, run=run_ela, version="2",
         grid=[{"sweep": ["episodes"], "algorithm": ["ela", "ella"], "tau": [0.25],
-               "episodes": [1280]},
+               "episodes": [2560]},
               {"sweep": ["tau"], "algorithm": ["ela", "ella"],
                "tau": [0.05, 0.1, 0.25, 0.5, 1.0], "episodes": [80]}],
-        seeds=6,
+        seeds=16,
         quick={"grid": [{"sweep": ["episodes"], "algorithm": ["ela", "ella"], "tau": [0.25],
                          "episodes": [160], "horizon": [3], "n_latent": [3],
                          "obs_per_latent": [2]},
@@ -258,9 +271,9 @@ EXPERIMENTS = [
         name="ella-planning-time-vs-states",
         description="ELLA's discretised LSVI planner at fixed N = 2000 tuples per stage "
                     "(H = 4, A = 4, d = 4, 17 budgets) against S = 10^2 .. 10^5: flat",
-        params=PLAN_PARAMS, run=run_planning, version="1",
-        grid={"n_states": [100, 1000, 10_000, 100_000]},
-        seeds=2,
+        params=PLAN_PARAMS, run=run_planning, version="2",
+        grid={"n_states": [100, 1000, 10_000, 100_000], "repeats": [9]},
+        seeds=3,
         quick={"grid": {"n_states": [100, 10_000], "n_data": [200], "repeats": [2]},
                "seeds": 1},
         plots=(

@@ -11,7 +11,7 @@ from mdplab.algorithms import ALGORITHMS, check_algorithm
 from mdplab.algorithms.linear_mixture import HFO2PS, RewardAdversary
 from mdplab.envs.lowrank import random_linear_mixture
 from mdplab.models import LinearMixtureMDP, TabularMDP
-from mdplab.planning import evaluate_policy
+from mdplab.planning import backward_induction, evaluate_policy
 from mdplab.planning.linear_mixture import (
     MirrorStep,
     best_fixed_policy,
@@ -75,7 +75,9 @@ def test_mirror_step_is_an_occupancy_measure_whose_policy_is_worth_z_dot_r(known
                 continue
             th, *_ = np.linalg.lstsq(m.features[s, a], kern[h, s, a], rcond=None)
             assert np.linalg.norm(m.features[s, a] @ th - kern[h, s, a]) < 1e-6
-            assert np.linalg.norm(np.sqrt(2.0) * (th - 1 / m.d)) <= 1.0 + 1e-6
+            # sqrt_sigma = 2 I is L^T of Sigma = 4 I: the set is ||2 (th - 1/d)|| <= 1
+            # (active here: the largest block sits on the boundary).
+            assert np.linalg.norm(2.0 * (th - 1 / m.d)) <= 1.0 + 1e-6
 
 
 def test_newton_mirror_step_equals_cvxpy_reference():
@@ -116,6 +118,29 @@ def test_learner_paths_agree():
     a = HFO2PS("known", path="newton", **kw).run(m, 8, seed=0, checkpoint_every=2)
     b = HFO2PS("known", path="cvxpy", **kw).run(m, 8, seed=0, checkpoint_every=2)
     np.testing.assert_allclose(a.values, b.values, atol=1e-5)
+
+
+def test_learner_regret_equals_an_independent_replay():
+    """The known-kernel learner's curve, recomputed outside it: the same mirror steps,
+    each played policy scored by the tabular evaluator, the comparator by tabular
+    backward induction on the summed rewards (alternating adversary)."""
+    m = _model(S=3, A=2, d=2, H=3, seed=10)
+    H, S, A, K = m.horizon, m.S, m.A, 6
+    curve = HFO2PS("known", adversary="alternating", learning_rate=3.0).run(
+        m, K, seed=0, checkpoint_every=1)
+    R0 = np.broadcast_to(m.R, (H, S, A))
+    R1 = np.roll(R0, -1, axis=1)
+    z = mirror_step_known(np.ones((H, S, A)), np.zeros((H, S, A)), 0.0, m.P, m.init)
+    played, total, want = 0.0, np.zeros((H, S, A)), []
+    for k in range(K):
+        r = R0 if k % 2 == 0 else R1
+        played += evaluate_policy(TabularMDP(m.P, r, horizon=H, init=m.init),
+                                  occupancy_policy(z)).initial_value
+        total = total + r
+        best = backward_induction(TabularMDP(m.P, total, horizon=H, init=m.init))
+        want.append(best.initial_value - played)
+        z = mirror_step_known(z.sum(axis=-1), r, 3.0, m.P, m.init)
+    np.testing.assert_allclose(curve.regret[0], want, atol=1e-10)
 
 
 def test_best_fixed_policy_in_hindsight_equals_brute_force():
@@ -187,3 +212,41 @@ def test_bad_inputs():
         HFO2PS().run(disc, 3)
     with pytest.raises(ValueError, match="path"):
         HFO2PS("weighted", path="newton")
+
+
+def test_weight_uses_twice_the_error_of_the_squared_first_moment():
+    """sigma_0^2 = Var_0 + min(1, 2 beta ||phi_0||_{Sigma_0^-1}) + min(1, beta
+    ||phi_1||_{Sigma_1^-1}): the 2 goes with the squared order-0 estimate."""
+    m = _model(S=3, A=2, d=2, H=2, seed=11)
+    F, d, lam, beta = np.asarray(m.features), m.d, 4.0, 0.3
+    V = np.array([[0.0, 0.0, 0.0], [0.9, 0.2, 0.5], [0.0, 0.0, 0.0]])
+    traj = np.array([[0, 1, 2], [2, 0, 1]])
+    Sig = np.stack([lam * np.eye(d)] * 2)
+    th = np.array([[0.6, 0.4], [0.5, 0.5]])
+    HFO2PS._regress(F, traj, V, Sig, np.zeros((2, d)), th.copy(), True, 1e-3, 1e-3, beta)
+    phi0, phi1 = F[0, 1].T @ V[1], F[0, 1].T @ V[1] ** 2
+    w0, w1 = np.linalg.norm(phi0) / np.sqrt(lam), np.linalg.norm(phi1) / np.sqrt(lam)
+    var = min(max(phi1 @ th[1], 0), 1) - min(max(phi0 @ th[0], 0), 1) ** 2
+    want = var + min(1, 2 * beta * w0) + min(1, beta * w1)
+    got = (phi0 @ phi0) / np.trace(Sig[0] - lam * np.eye(d))
+    assert abs(got - want) < 1e-12, (got, want)
+
+
+def test_horizon_sweep_instance_lets_the_regression_reach_the_policy():
+    """On the hf-o2ps-regret-vs-horizon instance the confidence set binds, so the
+    weighted and unweighted regressions give different policies and regrets (on flat
+    kernels both equal the no-learning iterates to solver tolerance)."""
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).parents[1] / "experiments" / "horizon_free_adversarial.py"
+    spec = importlib.util.spec_from_file_location("_hfa", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    exp = next(e for e in mod.EXPERIMENTS if e.name == "hf-o2ps-regret-vs-horizon")
+    cell = {**exp.defaults(), **{k: v[0] for k, v in exp.grid.items()},
+            "horizon": 12, "episodes": 96}
+    final = {}
+    for alg in ("hf-o2ps", "o2ps-unweighted"):
+        final[alg] = mod.run({**cell, "algorithm": alg}, 0)[-1]["regret"]
+    assert abs(final["hf-o2ps"] - final["o2ps-unweighted"]) > 1e-2, final

@@ -9,7 +9,7 @@ from mdplab.algorithms import ALGORITHMS, MVP, LMDPBlind, LMDPLearner, LMDPOracl
 from mdplab.algorithms.latent import build_history_tree, lmdp_optimistic_plan, max_episode_return
 from mdplab.envs import probe_chain_lmdp, random_latent_mdp
 from mdplab.models import LatentMDP, TabularMDP
-from mdplab.planning import latent_optimal_value, latent_oracle_value
+from mdplab.planning import latent_optimal_value, latent_oracle_value, latent_policy_value
 
 
 def _shared_reward_lmdp(M=2, S=3, A=2, H=3, seed=0):
@@ -133,3 +133,24 @@ def test_bad_inputs():
     lm = _shared_reward_lmdp()
     with pytest.raises(ValueError, match="P_hat must have shape"):
         lmdp_optimistic_plan(lm, np.zeros((1, 2)), np.zeros((lm.M, lm.S, lm.A)))
+
+
+@pytest.mark.parametrize("name", ["lmdp-vo", "lmdp-mo", "lmdp-oracle", "lmdp-blind"])
+def test_first_episode_regret_is_exact(name):
+    """Before any data every optimistic value is the cap, so every learner plays
+    action 0 everywhere: its first-episode regret is J* - V(pi = 0), computed
+    independently by the Markov evaluator (the in-kernel tree evaluation)."""
+    lm = probe_chain_lmdp(2, 4, probe_accuracy=0.8)
+    curve = ALGORITHMS[name](bonus_scale=0.1).run(lm, 3, checkpoint_every=1)
+    v0 = latent_policy_value(lm, np.zeros((lm.horizon, lm.S), dtype=np.int64))
+    assert curve.values[0, 0] == pytest.approx(curve.optimal_value - v0, abs=1e-12)
+
+
+def test_context_oracle_objective():
+    from mdplab.algorithms.latent import CONTEXT_ORACLE_RETURN
+    from mdplab.planning import latent_context_optimal
+
+    lm = probe_chain_lmdp(2, 4, probe_accuracy=0.8)
+    best = np.stack([r.policy for r in latent_context_optimal(lm)])
+    assert CONTEXT_ORACLE_RETURN.value(lm, best) == pytest.approx(latent_oracle_value(lm))
+    assert CONTEXT_ORACLE_RETURN.value(lm, np.zeros_like(best)) < latent_oracle_value(lm)

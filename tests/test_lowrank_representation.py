@@ -21,7 +21,7 @@ from mdplab.algorithms.lowrank_representation import (
 )
 from mdplab.models import BlockMDP, FeatureClass, LowRankMDP, TabularMDP
 from mdplab.planning import cvar_of_policy, evaluate_policy, solve_cvar, solve_cvar_with_bonus
-from mdplab.planning.cvar import cvar_grid
+from mdplab.planning.cvar import cvar_grid, cvar_max_remaining
 
 
 def lattice(model, step=0.25):
@@ -91,8 +91,6 @@ def test_ella_planner_equals_exact_budget_dp_on_true_transitions():
     H, S, A = 3, model.S, model.A
     grid = cvar_grid(tab)
     steps = grid.steps[..., 0]
-    from mdplab.planning.cvar import cvar_max_remaining
-
     maxrem = cvar_max_remaining(grid.steps, grid.probs, grid.eta, H)
     s, a, t = (x.ravel() for x in np.meshgrid(range(S), range(A), range(S), indexing="ij"))
     phi = model.phi
@@ -180,3 +178,31 @@ def test_bad_inputs(block):
         RepUCB().run(envs.random_lowrank(4, 2, 2, gamma=0.9, seed=0), 12)
     with pytest.raises(TypeError, match="LowRankMDP"):
         RepUCB().run(TabularMDP(np.full((2, 1, 2), 0.5), np.zeros((2, 1)), horizon=2), 12)
+
+
+def test_ela_bonus_shrinks_with_data_and_output_is_the_optimistic_pair(block):
+    """The elliptical bonus uses the accumulated Gram matrix (16x the data: the
+    bonus shrinks by about 4), and the output is the (policy, budget) pair of the
+    bonus DP in the learned model (the theorem's optimistic iterate)."""
+
+    class Rec(ELA):
+        def _plan(self, env, phis, mus, bonus, ds, da, dt, n):
+            out = super()._plan(env, phis, mus, bonus, ds, da, dt, n)
+            self.seen.append((bonus.copy(), phis, mus, env))
+            return out
+
+    ela = Rec(tau=0.5, alpha=0.3)
+    ela.seen = []
+    ela.check_model(block)
+    snaps = list(ela.policies(block, 768, [48, 768], 0))
+    b_small, b_big = ela.seen[7][0], ela.seen[-1][0]
+    assert len(ela.seen) == 128
+    assert b_big.max() <= 0.5 * b_small.max() and b_big.mean() <= 0.5 * b_small.mean()
+    _, phis, mus, env = ela.seen[-1]
+    g = env["grid"]
+    P_hat = np.ascontiguousarray(np.einsum("hsad,hdt->hsat", phis, mus))
+    from mdplab.planning.cvar import bonus_cvar_dp
+    V, pol = bonus_cvar_dp(P_hat, g.steps, g.probs, 3, g.c0, g.eta, g.n, b_big, env["maxrem"])
+    j = int(np.argmax(g.budgets - env["tab"].init @ V[0] / 0.5))
+    out_pol, out_c = snaps[-1].policy
+    assert np.array_equal(out_pol, pol) and out_c == g.budgets[j]

@@ -89,6 +89,16 @@ def test_probabilities_match_per_leaf_and_psr():
         np.testing.assert_allclose(g, p, rtol=1e-12, atol=1e-15)
 
 
+def test_empty_history_has_probability_exactly_one():
+    # b0 = dirichlet(.) need not sum to 1.0 in floating point; P_0 is [1.0] regardless
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        m = POMDP(rng.dirichlet(np.ones(5), size=(5, 2)), rng.dirichlet(np.ones(2), size=(2, 5)),
+                  np.zeros((5, 2)), rng.dirichlet(np.ones(5)), horizon=1)
+        assert history_probabilities(m)[0].tolist() == [1.0]
+        assert history_probabilities(PSR.from_pomdp(m), 1)[0].tolist() == [1.0]
+
+
 # ------------------------------------------------------------------ values
 def test_history_rewards_give_every_policys_return():
     m = _tiny(2)
@@ -169,6 +179,22 @@ def test_maximize_matches_enumeration_and_ties_to_lowest():
     assert v0 == 0.0 and all((p[:, 0] == 1.0).all() for p in p0.probs)
 
 
+@pytest.mark.parametrize("scale", [1e-13, 1e-300, 1e13])
+def test_maximize_is_scale_invariant(scale):
+    # small leaf weights (TV of close models over many leaves, bonus * probability) must
+    # not be treated as ties: the maximum scales with the weights
+    A, O, H = 3, 2, 2
+    w = np.random.default_rng(5).normal(size=(A * O) ** H)
+    best = max(
+        HistoryPolicy.from_actions(acts, A, O).trajectory_weights() @ w
+        for acts in _all_deterministic(A, O, H)
+    )
+    value, pol = maximize_over_histories(scale * w, A, O, H)
+    assert value == pytest.approx(scale * best, rel=1e-12)
+    ref = maximize_over_histories(w, A, O, H)[1]
+    assert all((p == q).all() for p, q in zip(pol.probs, ref.probs, strict=True))
+
+
 def test_tv_matches_brute_force_and_is_a_distance():
     a = _tiny(6, S=2, A=2, O=2, H=2)
     b = _tiny(7, S=3, A=2, O=2, H=2)
@@ -201,6 +227,8 @@ def test_bad_inputs_give_clear_errors():
         history_rewards(PSR.from_pomdp(tiger(horizon=2)), 2)
     with pytest.raises(ValueError, match="no horizon"):
         history_probabilities(tiger())
+    with pytest.raises(ValueError, match=r"sum of \|weights\| overflows"):
+        maximize_over_histories(np.full(36, 1e308), 3, 2, 2)  # was a garbage action table
     with pytest.raises(ValueError, match=r"weights must have shape"):
         maximize_over_histories(np.zeros(5), 3, 2, 2)
     with pytest.raises(ValueError, match=r"probs\[1\] must have shape"):

@@ -15,6 +15,7 @@ from mdplab.algorithms.psr import (
     _offsets,
     class_log_likelihoods,
     line_class,
+    rollout_kernel,
     trajectory_bonus,
     tree_states,
 )
@@ -27,6 +28,24 @@ from mdplab.planning import (
     maximize_over_histories,
     optimal_history_policy,
 )
+
+
+class _Episodes:
+    def __init__(self, actions, observations):
+        self.actions, self.observations = actions, observations
+
+
+def _sample(pomdp, n, horizon, seed):
+    """Uniform-action episodes from the learners' own sampler (no other kernel to compile)."""
+    A, O, H = pomdp.A, pomdp.n_observations, horizon
+    off = _offsets(A * O, H)
+    table = np.full((off[H], A), 1.0 / A)
+    seeds = np.random.default_rng(seed).integers(0, 2**62, size=n).astype(np.uint64)
+    acts, obs, _ = rollout_kernel(np.asarray(pomdp.T), np.asarray(pomdp.O), np.asarray(pomdp.R),
+                                  np.asarray(pomdp.b0), H, table, off,
+                                  np.full(n, H, dtype=np.int64),
+                                  np.full((n, H), -1, dtype=np.int64), seeds)
+    return _Episodes(acts, obs)
 
 
 def _histories(A, O, h):
@@ -49,16 +68,20 @@ def test_tree_states_match_predictive_state():
 def test_class_log_likelihoods_match_forward_algorithm():
     pomdp = tiger(horizon=3)
     cands = line_class(pomdp, 7, seed=2)
-    tr = pomdp.sample(20, horizon=3, seed=0)
+    tr = _sample(pomdp, 20, 3, 0)
     fin = _Finite(cands)
     fin.add(tr.actions, tr.observations)
-    ref = np.array([c.log_likelihood(tr.actions, tr.observations).sum() for c in cands])
+    ref = np.array([sum(c.log_history_probability(a, o)
+                        for a, o in zip(tr.actions, tr.observations, strict=True))
+                    for c in cands])
     np.testing.assert_allclose(fin.totals, ref, rtol=1e-12)
     Ts = np.stack([c.T for c in cands])
     Os = np.stack([c.O for c in cands])
     b0 = np.stack([c.b0 for c in cands])
     ll = class_log_likelihoods(Ts, Os, b0, tr.actions, tr.observations)
-    np.testing.assert_allclose(ll[3], cands[3].log_likelihood(tr.actions, tr.observations))
+    np.testing.assert_allclose(ll[3], [cands[3].log_history_probability(a, o)
+                                       for a, o in zip(tr.actions, tr.observations,
+                                                       strict=True)])
 
 
 def test_line_class_holds_truth_in_the_middle():
@@ -99,7 +122,7 @@ def test_bonus_matches_per_history_transcription():
     model = line_class(pomdp, 5, seed=1)[1]
     data = []
     for h in range(3):
-        tr = pomdp.sample(5 + h, horizon=3, seed=h)
+        tr = _sample(pomdp, 5 + h, 3, h)
         data.append((tr.actions, tr.observations))
     fast = trajectory_bonus(model, data, 3, alpha=0.7, lam=0.5)
     slow = _naive_bonus(model, data, 3, 0.7, 0.5)
@@ -117,7 +140,7 @@ def test_bonus_upper_bounds_tv_after_enough_data(n):
     pomdp = tiger(horizon=H)
     values = []
     for seed in range(8):
-        tr = pomdp.sample(n, horizon=H, seed=seed)
+        tr = _sample(pomdp, n, H, seed)
         fin = _Finite(line_class(pomdp, 41))
         fin.add(tr.actions, tr.observations)
         model = fin.candidates[fin.mle(np.log(1e-6))]
@@ -203,3 +226,40 @@ def test_bad_inputs_say_what_limit_was_hit():
 
 def test_offsets():
     np.testing.assert_array_equal(_offsets(6, 3), [0, 1, 7, 43])
+
+
+def test_ucb_psr_rolls_in_with_its_policy_and_accumulates_gram_counts():
+    """Episode h of an iteration follows pi^{k-1} for its first h steps, and the
+    counts behind U_h are those of every episode collected so far (D_h grows)."""
+    pomdp = tiger(horizon=3)
+    A, O, H = pomdp.A, pomdp.n_observations, 3
+    learner = UCBPSR(n_models=9)
+    seen, episodes = [], []
+    collect, bonus_policy = learner._collect, learner._bonus_policy
+
+    def spy_collect(truth, policy, core, rng):
+        out = collect(truth, policy, core, rng)
+        if policy is not None:
+            for h in range(H):
+                for t in range(h):
+                    assert out[0][h, t] == policy.action(out[0][h, :t], out[1][h, :t])
+        episodes.append(out[:2])
+        return out
+
+    def spy_bonus(info, counts, H_):
+        seen.append(counts.copy())
+        return bonus_policy(info, counts, H_)
+
+    learner._collect, learner._bonus_policy = spy_collect, spy_bonus
+    list(learner.policies(pomdp, 30, np.array([30]), 0))
+    assert len(seen) == 10
+    off = _offsets(A * O, H)
+    for k, counts in enumerate(seen):
+        data = [(np.concatenate([e[0][h:h + 1] for e in episodes[:k + 1]]),
+                 np.concatenate([e[1][h:h + 1] for e in episodes[:k + 1]])) for h in range(H)]
+        ref = np.zeros(off[H], dtype=np.int64)
+        for h in range(H):
+            idx = (data[h][0][:, :h] * O + data[h][1][:, :h]) @ (A * O) ** np.arange(h)[::-1] \
+                if h else np.zeros(k + 1, dtype=np.int64)
+            ref[off[h]:off[h + 1]] += np.bincount(idx, minlength=off[h + 1] - off[h])
+        np.testing.assert_array_equal(counts, ref)

@@ -39,8 +39,11 @@ Learners (``ALGORITHMS`` names)
   ``      + c3 B iota / n``
 
   (MVP's bonus, [ZJD21]), ``a*(tau) = argmax_a sum_m b_m(tau) Q_m(tau, a)`` and
-  ``alpha_m(tau) = Q_m(tau, a*)``. With ``M = 1`` this is exactly the original
-  MVP (:class:`mdplab.algorithms.MVP`) on that MDP.
+  ``alpha_m(tau) = Q_m(tau, a*)``. With ``M = 1`` this is the original MVP
+  (:class:`mdplab.algorithms.MVP`) on that MDP: the same counts, triggers, bonus,
+  caps and random draws; MVP's empirical mean reward equals the known
+  deterministic reward (to rounding), and the curves agree
+  (``tests/test_latent_learners.py``).
 * ``lmdp-mo`` -- model-optimistic [reconstructed]. Same statistics and tree;
   the backup is an extended value iteration step over the per-context
   Bernstein confidence set
@@ -92,7 +95,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from mdplab.algorithms.base import _check_number
 from mdplab.algorithms.objectives import EXPECTED_RETURN, Objective
@@ -556,13 +559,12 @@ def _plan_tree(mode, R, P_hat, n_hat, w, init, H, cap_h, coef1, coef2, coef3, r1
                         if q > cap_h[h]:
                             q = cap_h[h]
                     Q[a, m] = q
+                elif h == H - 1:  # no next values: any p in the set gives r
+                    Q[a, m] = cap_h[h] if n <= 0.0 or r > cap_h[h] else r
                 else:
                     for s2 in range(S):
-                        if h == H - 1:
-                            g[s2] = 0.0
-                        else:
-                            ch = t_base[i, a] + s2 * t_nk[i, a] + t_rank[i, a, m]
-                            g[s2] = Vbar[m, h + 1, s2] if t_single[ch] >= 0 else alpha[ch, m]
+                        ch = t_base[i, a] + s2 * t_nk[i, a] + t_rank[i, a, m]
+                        g[s2] = Vbar[m, h + 1, s2] if t_single[ch] >= 0 else alpha[ch, m]
                     Q[a, m] = _backup(mode, r, P_hat[m, c, s, a], n, g, cap_h[h], coef1, coef2,
                                       coef3, r1, r2, iota, r_max, B, order, work)
                 score[a] += belief[i, m] * Q[a, m]
@@ -747,7 +749,7 @@ def _run_seed(mode, P, R, w, init, H, K, every, seed, v_star, stage_counts, coef
             out_return[i_out, j] = return_sum
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def _lmdp_kernel(mode, P, R, w, init, H, K, every, seeds, v_star, stage_counts, coef1, coef2,
                  coef3, r1, r2, iota, r_max, cap_h, t_stage, t_state, t_mask, t_single, t_base,
                  t_nk, t_rank, t_root):
@@ -755,7 +757,9 @@ def _lmdp_kernel(mode, P, R, w, init, H, K, every, seeds, v_star, stage_counts, 
     n_ckpt = (K + every - 1) // every
     out_regret = np.zeros((n, n_ckpt))
     out_return = np.zeros((n, n_ckpt))
-    for i in prange(n):
+    # Seeds run one after the other (each on its own stream, so the curves do not
+    # depend on the thread count); a parallel loop here would triple the compile time.
+    for i in range(n):
         _run_seed(mode, P, R, w, init, H, K, every, seeds[i], v_star, stage_counts, coef1,
                   coef2, coef3, r1, r2, iota, r_max, cap_h, t_stage, t_state, t_mask, t_single,
                   t_base, t_nk, t_rank, t_root, out_regret, out_return, np.int64(i))
@@ -907,7 +911,9 @@ class LMDPLearner(_LMDPBase):
         MO Bernstein radius ``r1 sqrt(P_hat iota / n) + r2 iota / n`` (defaults
         sqrt 2, 7/3, the empirical-Bernstein constants; [reconstructed]).
     value_bound : float > 0 or None
-        Clip of the optimistic values (default 1: episode return <= 1).
+        Clip of the optimistic values (default 1: episode return <= 1); it must
+        be at least the largest episode return, or the values stop being
+        optimistic (None clips at ``(H - h) max R`` only).
     stage_counts : bool
         Statistics per stage (the non-horizon-free baseline).
     max_nodes : int

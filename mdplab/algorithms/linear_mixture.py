@@ -11,7 +11,7 @@ Setting. A finite-horizon MDP with *time-homogeneous* transitions
 information), with every episode's total reward at most 1
 (``sum_h max_{s,a} r^k_h(s,a) <= 1``, Assumption 3.1; checked).
 
-Theorem (Ji et al. 2024, Thm 5.1; the notes mark it verified from the abstract):
+Theorem (Ji et al. 2024, main result; the notes verify it from the abstract):
 with probability ``1 - delta`` the regret against the best fixed policy in
 hindsight, ``max_pi sum_k V^pi(r^k) - sum_k V^{pi_k}(r^k)``, is
 ``O~((d + log(S^2 A)) sqrt(K))``, where ``O~`` hides logarithms of ``H``, ``K``
@@ -38,16 +38,25 @@ are parameters):
    ``phi_m = sum_s' phi(s'|s_h,a_h) V_{h+1}(s')^(2^m)`` with weights
    ``1 / sigma_m^2``, ``sigma_m^2 = max(Var_m + E_m, alpha_w^2, gamma_w^2
    ||phi_m||_{Sigma_m^-1})``, ``Var_m = [<phi_{m+1}, theta_{m+1}>]_{[0,1]} -
-   [<phi_m, theta_m>]_{[0,1]}^2``, ``E_m = min(1, 2 beta ||phi_{m+1}||) + min(1,
-   beta ||phi_m||)`` (``Var + E = 1`` at the last order); ``Sigma_m = lam I + sum
-   phi phi^T / sigma^2``. Only order 0 defines ``C_k``. The estimates are
-   refreshed once per episode (the paper: per step).
+   [<phi_m, theta_m>]_{[0,1]}^2``, ``E_m = min(1, 2 beta ||phi_m||) + min(1,
+   beta ||phi_{m+1}||)`` (the 2 on the squared order-``m`` estimate; ``Var + E = 1``
+   at the last order); ``Sigma_m = lam I + sum phi phi^T / sigma^2``. Only order 0
+   defines ``C_k``. The estimates are refreshed once per episode (the paper: per step).
+   The regression shapes the policy only once ``C_k`` binds, i.e. excludes some
+   ``theta`` whose ``<phi, theta>`` is a kernel: before that ``D_k`` holds every
+   valid kernel's occupancy measures and ``hf-o2ps`` and ``o2ps-unweighted`` play the
+   same iterates (on flat-Dirichlet ``random_linear_mixture`` instances with rewards
+   ``R / H`` and ``lam = B = 1``, for thousands of episodes).
 
 Reconstructed defaults (parameters): learning rate
-``alpha = lr_scale sqrt(log(S^2 A) / K)`` (``learning_rate`` overrides);
-radius ``beta_k = beta_scale (sqrt(2 log(1/delta) + d log(1 + k H / (lam d
-alpha_w^2))) + sqrt(lam))`` (``beta`` overrides with a constant); variance
-floor ``alpha_w = 1 / sqrt(H)`` (so that ``K H alpha_w^2 = K``),
+``alpha = lr_scale H sqrt(log(S^2 A) / K)`` (``learning_rate`` overrides): the notes'
+``sqrt(log(S^2 A) / K)`` for occupancy measures normalised to total mass 1; ours
+have mass 1 per stage (total ``H``), which multiplies the rate by ``H`` (with the
+notes' rate unscaled, the measured regret grew linearly in ``H``);
+radius ``beta_k = beta_scale sqrt(2 log(1/delta) + d log(1 + k H / (lam d
+alpha_w^2))) + sqrt(lam) B`` with ``B = theta_bound >= ||theta*||_2`` (1 for
+``theta`` in the simplex), so ``C_0`` holds ``theta*`` (``beta`` overrides with a
+constant); variance floor ``alpha_w = 1 / sqrt(H)`` (so that ``K H alpha_w^2 = K``),
 ``gamma_w = d^(-1/4)``, ``M = max(1, ceil(log2 H))`` moment orders.
 
 Baselines (same class, ``variant=``):
@@ -236,14 +245,15 @@ class HFO2PS(Learner):
         ``R1 (S, A)`` or ``(H, S, A)`` for the two-reward adversaries; default the
         model's reward ``R0`` shifted by one state, ``R1_h(s, a) = R0_h(s + 1 mod S, a)``.
     learning_rate : float > 0, optional
-        The OMD rate ``alpha``; default ``lr_scale * sqrt(log(S^2 A) / K)``.
+        The OMD rate ``alpha``; default ``lr_scale * H * sqrt(log(S^2 A) / K)``.
     lr_scale, beta_scale : float > 0
         Multiply the default rate and confidence radius.
     beta : float > 0, optional
         Constant confidence radius (overrides the schedule).
     lam : float > 0
-        Ridge regulariser. ``alpha_w``, ``gamma_w``: variance floor and uncertainty
-        weight (defaults ``1/sqrt(H)``, ``d^(-1/4)``). ``n_moments``: ``M``.
+        Ridge regulariser. ``theta_bound``: ``B >= ||theta*||_2`` in the radius.
+        ``alpha_w``, ``gamma_w``: variance floor and uncertainty weight (defaults
+        ``1/sqrt(H)``, ``d^(-1/4)``). ``n_moments``: ``M``.
     delta : float in (0, 1)
     path : {"auto", "newton", "cvxpy"}
         Mirror-step solver. ``auto``: Newton for ``known``, cvxpy otherwise;
@@ -270,7 +280,7 @@ class HFO2PS(Learner):
                  second_reward=None, learning_rate=None, lr_scale: float = 1.0,
                  beta=None, beta_scale: float = 1.0, lam: float = 1.0, alpha_w=None,
                  gamma_w=None, n_moments=None, delta: float = 0.1, path: str = "auto",
-                 solver: str = "CLARABEL"):
+                 solver: str = "CLARABEL", theta_bound: float = 1.0):
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}; got {variant!r}")
         if isinstance(adversary, RewardAdversary):
@@ -299,6 +309,7 @@ class HFO2PS(Learner):
         self.n_moments = None if n_moments is None else check_int(n_moments, "n_moments", lo=1)
         self.delta = check_real(delta, "delta", lo=0.0, hi=1.0, lo_open=True, hi_open=True)
         self.solver = solver
+        self.theta_bound = _positive(theta_bound, "theta_bound")
         self.name = {"weighted": "hf-o2ps", "known": "hf-o2ps-known",
                      "unweighted": "o2ps-unweighted"}[variant]
 
@@ -334,10 +345,9 @@ class HFO2PS(Learner):
     def _radius(self, k: int, d: int, H: int, alpha_w: float) -> float:
         if self.beta is not None:
             return self.beta
-        return self.beta_scale * (math.sqrt(2 * math.log(1 / self.delta)
-                                            + d * math.log(1 + k * H / (self.lam * d
-                                                                        * alpha_w ** 2)))
-                                  + math.sqrt(self.lam))
+        return self.beta_scale * math.sqrt(
+            2 * math.log(1 / self.delta) + d * math.log(1 + k * H / (self.lam * d * alpha_w ** 2))
+        ) + math.sqrt(self.lam) * self.theta_bound
 
     def _learn(self, model, budget, every, checkpoints, seeds, optimum) -> Trace:
         n, c = seeds.size, checkpoints.size
@@ -346,6 +356,7 @@ class HFO2PS(Learner):
         width = np.zeros((n, c))
         for i, s in enumerate(seeds):
             self._one(model, budget, checkpoints, int(s), values[i], realized[i], width[i])
+        # theta_error: ||theta_hat - theta*||_2 of the order-0 regression (0 when known).
         return Trace(values, realized, {"theta_error": width})
 
     def _one(self, model, K, checkpoints, seed, values, realized, theta_err):
@@ -410,7 +421,8 @@ class HFO2PS(Learner):
                 best = best_fixed_policy(P, init, R_sum)[1]
                 values[j] = best - played
                 realized[j] = best - returns
-                theta_err[j] = float(np.linalg.norm(th[0] - theta_true))
+                theta_err[j] = (0.0 if self.variant == "known"
+                                else float(np.linalg.norm(th[0] - theta_true)))
                 j += 1
             if k + 1 < K:
                 z = step(z, r, k + 1)
@@ -433,7 +445,9 @@ class HFO2PS(Learner):
                         w_n = math.sqrt(max(phis[m + 1] @ inv[m + 1] @ phis[m + 1], 0.0))
                         var = (min(max(phis[m + 1] @ th[m + 1], 0.0), 1.0)
                                - min(max(phi @ th[m], 0.0), 1.0) ** 2)
-                        ve = var + min(1.0, 2 * beta * w_n) + min(1.0, beta * w_m)
+                        # The squared first-moment estimate carries twice its error:
+                        # |a^2 - b^2| <= 2 |a - b| on [0, 1] (Zhou & Gu 2022).
+                        ve = var + min(1.0, 2 * beta * w_m) + min(1.0, beta * w_n)
                     else:
                         ve = 1.0
                     sig2 = max(ve, alpha_w ** 2, gamma_w ** 2 * w_m)

@@ -27,7 +27,9 @@ in [0, 1] with maximum 1), as in :mod:`mdplab.algorithms.ucbvi`; the cap
 ``(H - h) r_max`` (the notes: ``H``) is the tighter valid upper bound on ``Q*_h``.
 ``beta=`` sets the bonus scale directly.
 
-Tractable form (note 3.1), all in numba (``@njit(cache=True)``):
+Tractable form (note 3.1), all in numba (``@njit(cache=True)``; reassociation
+allowed, so the length-``d`` and length-``k`` dot products vectorise, with features
+kept transposed, ``(d, S A)``, so that every loop over pairs is contiguous):
 
 * ``Lambda_h^{-1}`` is kept and updated by Sherman-Morrison, O(d^2) per step;
 * the squared bonuses ``phi^T Lambda_h^{-1} phi`` of every ``(s, a)`` are kept and
@@ -43,7 +45,8 @@ Tractable form (note 3.1), all in numba (``@njit(cache=True)``):
 * ``Q_h`` is evaluated on all ``(s, a)``, so the max over actions is exact;
 * the played greedy policy is evaluated exactly on the true model by the
   structured recursion ``V_h(s) = r_h(s, pi_h(s)) + phi_h(s, pi_h(s))^T (mu_h V_{h+1})``
-  (the regret is exact; episodes are drawn from the model's tabular form);
+  (the regret is exact; re-evaluated only when the greedy policy changes; episodes
+  are drawn from the model's tabular form);
 * seeds run in parallel, one thread each (the compiled loop releases the GIL;
   independent outputs, so each seed's numbers do not depend on the thread count).
 

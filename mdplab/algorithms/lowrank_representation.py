@@ -44,7 +44,13 @@ are known.
   ``U_h(s,c,a) = P_hat_h(.|s,a)^T V_{h+1}(., c - r_h(s,a)) - b_h(s,a)``,
   ``V_h = clip(min_a U_h, [(c - maxrem_h)^+, c^+])``,
   ``c^n = argmax_c c - V_0(init, c) / tau``. Output: one ``(policy, budget)``
-  pair, the last iterate (never a mixture: CVaR is not linear in the law).
+  pair, the last iterate (never a mixture: CVaR is not linear in the law). The
+  paper outputs one optimistic iterate ``(pi^n^, c^n^)`` with ``n^`` uniform or of
+  smallest estimated bonus value; reporting the last one is a deviation (the
+  bound controls the average iterate, not the last). The output is the
+  optimistic (exploration) plan, so its exact gap is a sum of action flips on
+  near-ties whose true gap is below the bonus differences: a step-like curve
+  that reaches 0 only once the bonus (``~ n^-1/2``) falls below the gaps.
   Rewards must be non-negative and lie on a lattice (the exact budget grid of
   :func:`mdplab.planning.cvar_grid`).
 * :class:`ELLA` (``ella``; same paper): ELA with the discretised LSVI planner
@@ -68,11 +74,16 @@ Constants (reconstructed, all parameters): the bonus scale ``alpha`` (theory
 ``Theta~(H sqrt((A + d^2) log(|M| n H / delta)))``; the default 0.1 is a tuned
 scale, as the notes suggest sweeping ``{0.01, 0.1, 1} x`` theory), the ridge
 ``lam`` (theory ``Theta(d log(|M| n H / delta))``; default 1), the bonus clip
-(default ``2 x`` the largest return) and the MLE tolerance. When the model's
+(default ``2 x`` the largest return) and the MLE tolerance. The MLE oracle is the
+EM of :class:`~mdplab.models.FeatureClass` (certified: the Frank-Wolfe gap bounds
+``L* - L`` by ``mle_tol`` per tuple), warm-started from the previous iteration's ``mu`` of
+each candidate (floored on newly seen next states), which cuts its cost without
+changing what it certifies. When the model's
 transitions and the feature class are stationary the MLE and the Gram matrix
 pool all stages (``pool_stages=None`` follows the model).
 Kernels (roll-ins, Gram matrices, bonuses, optimistic backward induction, the
-ELLA regression) are numba; parallel loops only over independent outputs.
+ELLA regression) are serial numba: one call costs milliseconds on the learned
+models, and the per-seed runs are independent (results do not depend on threads).
 """
 
 from __future__ import annotations
@@ -81,7 +92,7 @@ import math
 import time
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from mdplab.algorithms.base import _check_number
 from mdplab.algorithms.cvar import cvar_objective
@@ -89,7 +100,7 @@ from mdplab.algorithms.objectives import EXPECTED_RETURN, Objective
 from mdplab.algorithms.protocol import PolicyLearner, Snapshot
 from mdplab.kernels.rng import new_state, next_double
 from mdplab.kernels.sampling import inverse_cdf_dense
-from mdplab.models.lowrank import BlockMDP, FeatureClass, LowRankMDP
+from mdplab.models.lowrank import BlockMDP, FeatureClass, LowRankMDP, _em_solve
 from mdplab.planning.cvar import bonus_cvar_dp, check_tau, cvar_grid, cvar_max_remaining
 from mdplab.planning.lowrank import lowrank_backward_induction
 
@@ -244,15 +255,15 @@ def _optimistic_backward(P, R, bonus, lo, hi):
     return V, pol
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def _ella_regression(X, wts, Ginv, Fn, Kn, Bn, c0, eta, n, maxrem):
     """The discretised LSVI backward pass; ``W (H, d, n)`` (see :func:`ella_plan`).
-    Parallel over budgets (each budget's regression is independent)."""
+    Serial (the budgets' regressions are independent, but one call is milliseconds)."""
     H, N, d = X.shape
     A = Fn.shape[2]
     W = np.zeros((H, d, n))
     for h in range(H - 1, -1, -1):
-        for j in prange(n):
+        for j in range(n):
             c = c0 + j * eta
             hi = max(c, 0.0)
             r = np.zeros(d)
@@ -355,13 +366,17 @@ def ella_plan(X, next_features, next_steps, next_bonus, c0, eta, n_budgets, maxr
     if wts.shape != (H, N) or (wts < 0).any():
         raise ValueError(f"weights must be non-negative of shape (H, N) = ({H}, {N})")
     lam = _check_number("lam", lam, low=0.0)
-    n = int(n_budgets)
+    n = _check_number("n_budgets", n_budgets, low=1, integer=True)
+    eta = _check_number("eta", eta, low=0.0, low_open=True)
+    c0 = _check_number("c0", c0)
+    maxrem = np.ascontiguousarray(maxrem, dtype=np.float64)
+    if maxrem.shape != (H,):
+        raise ValueError(f"maxrem must have shape (H,) = ({H},); got {maxrem.shape}")
     Ginv = np.empty((H, d, d))
     for h in range(H):
         G = (X[h].T * wts[h]) @ X[h] + lam * np.eye(d)
         Ginv[h] = np.linalg.pinv(G) if lam == 0.0 else np.linalg.inv(G)
-    return _ella_regression(X, wts, Ginv, Fn, Kn, Bn, float(c0), float(eta), n,
-                            np.ascontiguousarray(maxrem, dtype=np.float64))
+    return _ella_regression(X, wts, Ginv, Fn, Kn, Bn, c0, eta, n, maxrem)
 
 
 def ella_policy(phi, W, steps, bonus, c0, eta, maxrem):
@@ -407,7 +422,9 @@ class RepUCB(PolicyLearner):
     bonus_clip : float, optional
         Clip of the bonus (default twice the largest return).
     mle_tol, mle_max_iter :
-        EM certificate tolerance and evaluation cap of the MLE oracle.
+        MLE oracle: certified tolerance *per tuple* (EM stops once the Frank-Wolfe
+        gap, a bound on ``L* - L``, is at most ``mle_tol`` times the number of
+        tuples fitted) and the cap on EM evaluations.
     pool_stages : bool, optional
         Pool the MLE and Gram data over stages (default: when the model's
         transitions and the class are stationary).
@@ -532,6 +549,7 @@ class RepUCB(PolicyLearner):
         steps = self._roll_steps(env)
         pol, j0 = self._initial(env)
         self._mle_true = -1.0 if env["fc"].true_index is None else 0.0
+        self._warm: dict = {}
         timings = {"collect_s": 0.0, "mle_s": 0.0, "bonus_s": 0.0, "plan_s": 0.0,
                    "iterations": 0}
         self.timings = timings
@@ -573,18 +591,41 @@ class RepUCB(PolicyLearner):
         mus = np.empty((H, d, S))
         total = 0.0
         hits = []
-        for h_fit, stages in self._groups(env):
+        for g, (h_fit, stages) in enumerate(self._groups(env)):
             s = ds[:, stages, :n].ravel()
             a = da[:, stages, :n].ravel()
             t = dt[:, stages, :n].ravel()
-            res = fc.mle(s, a, t, h=h_fit, tol=self.mle_tol, max_iter=self.mle_max_iter)
-            fit = res.fits[res.best]
-            total += fit.log_likelihood
-            hits.append(res.best == fc.true_index)
-            phi = fc.phi_at(res.best, h_fit)
+            key = (s * A + a) * S + t
+            uniq, counts = np.unique(key, return_counts=True)
+            sa, tt = np.divmod(uniq, S)
+            ss, aa = np.divmod(sa, A)
+            observed, t_local = np.unique(tt, return_inverse=True)
+            t_local = t_local.astype(np.int64)
+            c = counts.astype(np.float64)
+            best, best_ll, best_mu = 0, -np.inf, None
+            for k in range(len(fc)):
+                prev = self._warm.get((g, k))
+                if prev is None:
+                    mu_local = np.full((d, observed.size), 1.0 / observed.size)
+                else:
+                    # warm start: last iteration's fit on the observed next states, floored
+                    # so that EM can move mass to states seen for the first time
+                    mu_local = prev[:, observed] + 1e-3 / observed.size
+                    mu_local /= mu_local.sum(axis=1, keepdims=True)
+                rows = np.ascontiguousarray(fc.phi_at(k, h_fit)[ss, aa])
+                ll, _, _ = _em_solve(rows, t_local, c, mu_local, self.mle_tol * s.size,
+                                     self.mle_max_iter, True)
+                mu = np.zeros((d, S))
+                mu[:, observed] = mu_local
+                self._warm[(g, k)] = mu
+                if ll > best_ll:
+                    best, best_ll, best_mu = k, ll, mu
+            total += best_ll
+            hits.append(best == fc.true_index)
+            phi = fc.phi_at(best, h_fit)
             for h in stages:
-                phis[h] = phi if fc.horizon is None else fc.phi_at(res.best, h)
-                mus[h] = fit.mu
+                phis[h] = phi if fc.horizon is None else fc.phi_at(best, h)
+                mus[h] = best_mu
         self._mle_true = -1.0 if fc.true_index is None else float(np.mean(hits))
         return phis, mus, total
 

@@ -150,7 +150,7 @@ HISTORY_EXPECTED_RETURN = Objective("expected-return")
 """The expected return on finite-horizon POMDPs with the optimum computed over the
 history tree (small ``(A O)^H``), for the PSR learners whose outputs are
 :class:`~mdplab.planning.HistoryPolicy` objects: optimum and value come from the
-same recursion, so an optimal output scores exactly 0."""
+same history-tree quantities, so an optimal output scores 0 up to round-off (~1e-15)."""
 HISTORY_EXPECTED_RETURN.register(POMDP, _pomdp_history_optimum, _pomdp_value)
 
 

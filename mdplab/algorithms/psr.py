@@ -59,9 +59,13 @@ paper's guarantee is for the mixture of ``pi^1..pi^K``; the last iterate is
 what is scored here). Sample complexity ``poly(r, d, A, Q_A, H, 1/gamma) log
 |Theta| / eps^2``.
 
-Reconstructed (research note 2.3, marked there): the constants ``alpha``,
-``lam`` and ``p_min`` (default ``0.1 / (A O)^H``, the paper's ``delta /
-(|O|^H |A|^H)``) and OMLE's ``beta``; all are parameters.
+Reconstructed (research note 2.3, marked there): the constants ``alpha``
+(default 2: the tests check the key lemma numerically with it), ``lam`` (1)
+and ``p_min`` (default ``0.1 / (A O)^H``, the paper's ``delta / (|O|^H
+|A|^H)``) and OMLE's ``beta`` (``log |Theta| + log 10``); all are parameters.
+The exploration set uses the core action sequences of the *current estimate's*
+PSR (the paper assumes the class's ``Q^A`` known; the first iteration explores
+uniformly).
 
 Model classes (``models=``):
 
@@ -78,7 +82,11 @@ Model classes (``models=``):
   (its ``candidates``); each candidate carries its own ``R``.
 
 Sizes: every iteration enumerates the ``(A O)^H`` histories; ``max_leaves``
-(default 200 000) bounds them, with a ``ValueError`` naming the limit.
+(default 200 000) bounds them, with a ``ValueError`` naming the limit. The
+tree quantities (predictive states, Gram matrices, bonuses) and the finite
+class's likelihoods are whole-level array operations; the episode sampler is
+a numba kernel and the history-tree backups are those of
+:mod:`mdplab.planning.psr`.
 """
 
 from __future__ import annotations

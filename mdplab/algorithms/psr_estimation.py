@@ -481,6 +481,8 @@ class POMDPClass:
         if warm_start is not None:
             T, Z, b0 = (np.asarray(x, dtype=np.float64) for x in
                         (warm_start.T, warm_start.O, warm_start.b0))
+            if self.shared_emissions:  # the warm start's O[a] may differ across actions
+                Z = np.broadcast_to(Z.mean(axis=0), (A, S, O))
         else:
             T = rng.dirichlet(np.ones(S), size=(S, A))
             Z = rng.dirichlet(np.ones(O), size=(1 if self.shared_emissions else A, S))

@@ -88,7 +88,6 @@ from mdplab.planning.latent import (
     latent_solve_belief,
     latent_var_star,
 )
-from mdplab.planning.lowrank import lowrank_backward_induction, lowrank_value_iteration
 from mdplab.planning.linear_mixture import (
     MirrorStep,
     best_fixed_policy,
@@ -99,6 +98,7 @@ from mdplab.planning.linear_mixture import (
     occupancy_measure,
     occupancy_policy,
 )
+from mdplab.planning.lowrank import lowrank_backward_induction, lowrank_value_iteration
 from mdplab.planning.lp import solve_lp
 from mdplab.planning.operator import BellmanOperator
 from mdplab.planning.pomdp import (

@@ -395,7 +395,7 @@ def optimistic_dp(P, counts, steps, probs, H, c0, eta, Vn, mode, scale, L, vrang
                 V[h, s, j] = min(max(best[j], c - maxrem[h], 0.0), max(c, 0.0))
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def bonus_cvar_dp(P, steps, probs, H, c0, eta, n, bonus, maxrem):
     """Budget DP with a per-``(h, s, a)`` bonus lowering the shortfall (ELA's planner).
 
@@ -406,8 +406,8 @@ def bonus_cvar_dp(P, steps, probs, H, c0, eta, n, bonus, maxrem):
     :func:`cvar_grid` (non-negative rewards: the grid starts at ``c0 <= 0`` and is
     never left from above; budgets below it have shortfall 0), ``bonus (H, S, A)``,
     ``maxrem (H,)`` the largest return from stage ``h`` on. With ``bonus = 0`` and a
-    large ``maxrem`` it is the exact DP of :func:`solve_cvar`. Parallel over states
-    (each state's cells only; no reduction crosses threads).
+    large ``maxrem`` it is the exact DP of :func:`solve_cvar`. Serial: a learner
+    calls it once per iteration on a small learned model.
     """
     nP, S, A = P.shape[0], P.shape[1], P.shape[2]
     nR, J = steps.shape[0], steps.shape[3]
@@ -420,7 +420,7 @@ def bonus_cvar_dp(P, steps, probs, H, c0, eta, n, bonus, maxrem):
     for h in range(H - 1, -1, -1):
         g = h if nP > 1 else 0
         gr = h if nR > 1 else 0
-        for s in prange(S):
+        for s in range(S):
             for a in range(A):
                 sa = s * A + a
                 for j in range(n):

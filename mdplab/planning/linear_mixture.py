@@ -257,7 +257,31 @@ def _z_map(F: np.ndarray, H: int):
     return sp.csr_matrix((vals, (rows, cols)), shape=(r, H * S * A * d))
 
 
+Z_FLOOR = 1e-12
+"""The conic paths floor ``z_prev`` at this value on the support (conditioning: a
+``log z_prev`` of -700 makes Clarabel stall); entries that small stay negligible."""
+
 _TIGHT = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10, "max_iter": 400}
+
+
+def _solve(prob, y, solver: str, opts: dict) -> None:
+    """Solve with ``opts``; if the solver fails or stops short, once more with its
+    default tolerances (then a ``RuntimeError``). "optimal_inaccurate" is accepted:
+    the tests hold the iterates to 1e-6. No warm start, so an iterate never depends
+    on what the problem object solved before."""
+    import cvxpy as cp
+
+    for attempt in (opts, {}):
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+                prob.solve(solver=solver, warm_start=False, **attempt)
+        except cp.error.SolverError:
+            continue
+        if prob.status in ("optimal", "optimal_inaccurate") and y.value is not None:
+            return
+    raise RuntimeError(f"mirror step: cvxpy/{solver} failed (status {prob.status!r}); "
+                       "is the confidence set empty (beta too small)?")
 
 
 def mirror_step_cvxpy(z_prev, reward, alpha: float, features, init, theta_hat,
@@ -294,17 +318,12 @@ def mirror_step_cvxpy(z_prev, reward, alpha: float, features, init, theta_hat,
         Lt = np.asarray(sqrt_sigma, dtype=np.float64)
         diff = (Y - cp.reshape(zbar, (n_blocks, 1), order="C") @ theta_hat[None, :]) @ Lt.T
         cons.append(cp.norm(diff, 2, axis=1) <= float(beta) * zbar)
-    objective = cp.sum(cp.rel_entr(z, np.maximum(zp[mask], 1e-300))) - cp.sum(z) \
+    objective = cp.sum(cp.rel_entr(z, np.maximum(zp[mask], Z_FLOOR))) - cp.sum(z) \
         - alpha * (r[mask] @ z)
     prob = cp.Problem(cp.Minimize(objective), cons)
     opts = dict(_TIGHT) if solver == "CLARABEL" else {}
     opts.update(solver_opts or {})
-    with warnings.catch_warnings():  # "optimal_inaccurate" is accepted, and tested to 1e-6
-        warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-        prob.solve(solver=solver, **opts)
-    if prob.status not in ("optimal", "optimal_inaccurate") or y.value is None:
-        raise RuntimeError(f"mirror step: cvxpy/{solver} returned status {prob.status!r} "
-                           "(is the confidence set empty?)")
+    _solve(prob, y, solver, opts)
     out = np.zeros((H, S, A, S))
     out[mask] = G @ y.value
     return np.maximum(out, 0.0)
@@ -364,7 +383,7 @@ class MirrorStep:
         H, S, A, d = self.shape
         zp = np.asarray(z_prev, dtype=np.float64)[self._mask]
         r = np.broadcast_to(np.asarray(reward, dtype=np.float64)[..., None], (H, S, A, S))
-        self._c.value = np.log(np.maximum(zp, 1e-300)) + 1.0 + alpha * r[self._mask]
+        self._c.value = np.log(np.maximum(zp, Z_FLOOR)) + 1.0 + alpha * r[self._mask]
         theta_hat = np.asarray(theta_hat, dtype=np.float64)
         if self.known:
             self._theta.value = theta_hat
@@ -373,13 +392,7 @@ class MirrorStep:
             self._Lt.value = Lt
             self._w.value = Lt @ theta_hat
             self._beta.value = float(beta)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-            # No warm start: an iterate must not depend on what was solved before.
-            self._prob.solve(solver=self.solver, warm_start=False, **self.opts)
-        if self._prob.status not in ("optimal", "optimal_inaccurate") or self._y.value is None:
-            raise RuntimeError(f"mirror step: cvxpy/{self.solver} returned status "
-                               f"{self._prob.status!r} (is the confidence set empty?)")
+        _solve(self._prob, self._y, self.solver, self.opts)
         out = np.zeros((H, S, A, S))
         out[self._mask] = self._G @ self._y.value
         return np.maximum(out, 0.0)

@@ -150,19 +150,23 @@ def _child_weights(w, probs, O):
 @njit(cache=True)
 def _backup(V, N, A, O, tie_tol):
     """``Q[n, a] = sum_o V[n*A*O + a*O + o]``; greedy action (lowest within
-    ``tie_tol * (1 + |max|)`` of the maximum) and its value per node."""
+    ``tie_tol * sum_{a, o} |V[n*A*O + a*O + o]|`` of the maximum: relative to the
+    node's own scale, so scaling the weights does not change the policy) and its
+    value per node."""
     act = np.empty(N, dtype=np.int64)
     val = np.empty(N)
     for n in range(N):
         best = -np.inf
+        scale = 0.0
         for a in range(A):
             acc = 0.0
             base = n * A * O + a * O
             for o in range(O):
                 acc += V[base + o]
+                scale += abs(V[base + o])
             if acc > best:
                 best = acc
-        thr = best - tie_tol * (1.0 + abs(best))
+        thr = best - tie_tol * scale
         for a in range(A):
             acc = 0.0
             base = n * A * O + a * O
@@ -253,7 +257,7 @@ def history_probabilities(model, horizon=None, *, max_leaves=DEFAULT_MAX_LEAVES)
     ops, phi = pair
     x0 = np.asarray(model.b0 if isinstance(model, POMDP) else model.psi0, dtype=np.float64)
     X = np.ascontiguousarray(x0[None, :])
-    out = [np.array([float(phi @ x0)])]
+    out = [np.ones(1)]  # the empty history (phi^T x0 = 1 up to round-off)
     for _ in range(H):
         X, p = _expand_level(ops, phi, X)
         out.append(p)
@@ -487,6 +491,10 @@ def _check_weights(weights, A: int, O: int, H: int, max_leaves, fn: str) -> np.n
         )
     if not np.isfinite(w).all():
         raise ValueError(f"{fn}: weights must be finite")
+    with np.errstate(over="ignore"):
+        total = np.abs(w).sum()
+    if not np.isfinite(total):
+        raise ValueError(f"{fn}: the sum of |weights| overflows; rescale the weights")
     return np.ascontiguousarray(w, dtype=np.float64)
 
 
@@ -497,8 +505,10 @@ def maximize_over_histories(
     """``max_pi sum_tau pi(tau) weights[tau]`` over deterministic history-dependent policies.
 
     Backward recursion ``V(h) = max_a sum_o V(h a o)`` from ``V = weights`` at the
-    leaves; the greedy action is the lowest one within ``tie_tol * (1 + |max|)``
-    of the maximum (exact ties and round-off ties go to the lowest action).
+    leaves; the greedy action is the lowest one within ``tie_tol`` times the sum of
+    the node's ``|V(h a o)|`` of the maximum (exact ties and round-off ties go to the
+    lowest action; the tolerance scales with the weights, so ``c * weights`` gives
+    the same policy for every ``c > 0``).
     Returns ``(value, policy)`` with ``value = sum_tau policy(tau) weights[tau]``.
     """
     fn = "maximize_over_histories"
