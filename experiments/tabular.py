@@ -27,10 +27,14 @@ import numpy as np
 from mdplab import envs
 from mdplab.algorithms import ALGORITHMS
 from mdplab.lab import Experiment, Param, PlotSpec, RateClaim
+from mdplab.models import TabularMDP
 
 ENVS = ("riverswim", "chain", "gridworld", "garnet", "lower-bound")
+# Online expected-return learners of tabular MDPs only: the structured-model learners
+# (latent, linear, low-rank) registered beside them cannot run on these environments.
 ALGOS = tuple(k for k, f in ALGORITHMS.items()
-              if f().guarantee == "online" and f().objective.name == "expected-return")
+              if f().guarantee == "online" and f().objective.name == "expected-return"
+              and issubclass(TabularMDP, f().model_class))
 BONUSED = {"ucbvi-ch", "ucbvi-bf", "mvp"}
 
 
