@@ -250,8 +250,10 @@ def test_loglog_slope_recovers_a_power_law():
 
 def test_figures_writes_readme_and_images(tmp_path):
     out = tmp_path / "figs"
+    # Inline: every registered experiment's quick preset, without a worker pool per
+    # experiment (the pools cost ~3 s each to start; they are tested on their own above).
     r = run_cli("figures", "--quick", "--out", str(out), "--results", str(tmp_path / "res"),
-                "--jobs", "2", "--no-progress")
+                "--backend", "inline", "--no-progress")
     assert r.returncode == 0, r.stderr
     readme = (out / "README.md").read_text()
     for stem in ("garnet-vi-iterations-vs-horizon", "fixture-line", "regret-vs-episodes-riverswim",

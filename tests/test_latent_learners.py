@@ -154,3 +154,93 @@ def test_context_oracle_objective():
     best = np.stack([r.policy for r in latent_context_optimal(lm)])
     assert CONTEXT_ORACLE_RETURN.value(lm, best) == pytest.approx(latent_oracle_value(lm))
     assert CONTEXT_ORACLE_RETURN.value(lm, np.zeros_like(best)) < latent_oracle_value(lm)
+
+
+def _plan_arrays(lm, P_hat, n_hat, solver, bonus_scale, iota):
+    """The planner's policy arrays (``pibar``, ``act``) and the kernel's exact value."""
+    from mdplab.algorithms.latent import _eval_tree, _plan_tree
+
+    ref = LMDPLearner(solver, bonus_scale=bonus_scale, max_return=None)
+    M, S, H = lm.M, lm.S, lm.horizon
+    tree = build_history_tree(lm).arrays()
+    N = tree[0].shape[0]
+    R = np.ascontiguousarray(lm.stage_R(), dtype=np.float64)
+    caps = ref.value_caps(R, H)
+    w, init = np.ascontiguousarray(lm.weights), np.ascontiguousarray(lm.init)
+    pibar, act = np.zeros((M, H, S), dtype=np.int64), np.zeros(N, dtype=np.int64)
+    sc = bonus_scale
+    _plan_tree(ref.mode, R, np.ascontiguousarray(P_hat[:, None]),
+               np.ascontiguousarray(n_hat[:, None]), w, init, H, caps, sc * ref.c1,
+               sc * ref.c2, sc * ref.c3, sc * ref.r1, sc * ref.r2, iota, float(R.max()),
+               caps[0], *tree, np.zeros((M, H + 1, S)), pibar, np.zeros((N, M)),
+               np.zeros((N, M)), act, False)
+    J = _eval_tree(np.ascontiguousarray(lm.P), R, w, init, H, *tree, pibar, act,
+                   np.zeros((M, H + 1, S)), np.zeros((N, M)), np.zeros(M))
+    return tree, pibar, act, J
+
+
+def _walk_value(lm, tree, pibar, act):
+    """Exact value of the played policy by walking every history in the true LMDP
+    (the node pointers the online loop follows), independently of ``_eval_tree``."""
+    _, _, mask, single, base, nk, rank, root = tree
+    R, H = lm.stage_R(), lm.horizon
+
+    def walk(m, h, s, node, ctx):
+        a = pibar[ctx, h, s] if ctx >= 0 else act[node]
+        v = R[m, h if R.shape[1] > 1 else 0, s, a]
+        if h == H - 1:
+            return v
+        for s2 in np.flatnonzero(lm.P[m, s, a] > 0):
+            if ctx >= 0:
+                child, c2 = -1, ctx
+            else:
+                child = base[node, a] + s2 * nk[node, a] + rank[node, a, m]
+                assert (mask[child] >> m) & 1
+                c2 = single[child]
+            v += lm.P[m, s, a, s2] * walk(m, h + 1, s2, child, c2)
+        return v
+
+    return sum(lm.weights[m] * lm.init[m, s] * walk(m, 0, s, root[s], single[root[s]])
+               for m in range(lm.M) for s in range(lm.S) if lm.init[m, s] > 0)
+
+
+@pytest.mark.parametrize("solver", ["vo", "mo"])
+@pytest.mark.parametrize("label,make", INSTANCES)
+def test_played_policy_value_is_exact_on_noisy_models(solver, label, make):
+    """The in-kernel evaluation of a policy planned on a *wrong* model (few samples,
+    or a random model) equals the value of that history-dependent policy in the
+    true LMDP, and never exceeds J*."""
+    lm = make()
+    rng = np.random.default_rng(7)
+    opt = latent_optimal_value(lm)
+    for trial in range(4):
+        if trial % 2:
+            P_hat = rng.dirichlet(np.ones(lm.S), size=(lm.M, lm.S, lm.A))
+            n_hat = np.full((lm.M, lm.S, lm.A), 5.0)
+        else:
+            counts = np.stack([[[rng.multinomial(4, lm.P[m, s, a]) for a in range(lm.A)]
+                                for s in range(lm.S)] for m in range(lm.M)]).astype(float)
+            n_hat = counts.sum(-1)
+            n_hat[0, 0, 0] = 0.0  # an unvisited pair too
+            P_hat = counts / np.maximum(n_hat[..., None], 1.0)
+        tree, pibar, act, J = _plan_arrays(lm, P_hat, n_hat, solver, 0.02 * trial, 3.0)
+        assert J == pytest.approx(_walk_value(lm, tree, pibar, act), abs=1e-12)
+        assert J <= opt + 1e-12
+
+
+@pytest.mark.parametrize("label,make", INSTANCES[:4])
+def test_mo_optimism_bounds_the_optimum(label, make):
+    """When the Bernstein sets hold, the model-optimistic value bounds J* itself
+    (not only the planned policy's own value)."""
+    lm = make()
+    rng = np.random.default_rng(1)
+    opt = latent_optimal_value(lm)
+    for n in (30, 300):
+        counts = np.stack([[[rng.multinomial(n, lm.P[m, s, a]) for a in range(lm.A)]
+                            for s in range(lm.S)] for m in range(lm.M)])
+        P_hat = counts / n
+        iota = math.log(200.0 * lm.M * lm.S * lm.A / 0.05)
+        assert (np.abs(P_hat - lm.P) <= np.sqrt(2 * P_hat * iota / n) + 7 / 3 * iota / n).all()
+        plan = lmdp_optimistic_plan(lm, P_hat, np.full((lm.M, lm.S, lm.A), float(n)),
+                                    solver="mo", iota=iota)
+        assert plan.value >= opt - 1e-12
