@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,7 @@ def render(spec: PlotSpec, df, out_stem: str | Path) -> dict:
     groups = [(None, data)] if spec.hue is None else list(data.groupby(spec.hue, sort=True))
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
     fits = {}
+    smallest_mean = np.inf  # smallest positive mean drawn: the floor of a log y axis
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (key, g) in enumerate(groups):
         color = colors[i % len(colors)]
@@ -99,6 +101,9 @@ def render(spec: PlotSpec, df, out_stem: str | Path) -> dict:
             except ValueError:
                 pass
         xs = summary[spec.x].to_numpy(dtype=float)
+        means = summary["mean"].to_numpy(dtype=float)
+        if (means > 0).any():
+            smallest_mean = min(smallest_mean, means[means > 0].min())
         ax.plot(xs, summary["mean"], marker="o", ms=3, color=color, label=label)
         ax.fill_between(xs, summary["lo"], summary["hi"], color=color, alpha=0.2, lw=0)
         if spec.theory is not None:
@@ -120,6 +125,11 @@ def render(spec: PlotSpec, df, out_stem: str | Path) -> dict:
             scale("log")
             ax.autoscale_view()
             lo, hi = axis.get_view_interval()
+            if axis is ax.yaxis and np.isfinite(smallest_mean) and lo < smallest_mean / 3:
+                # a band reaching 0 (a metric that hits 0 exactly) must not stretch a log
+                # axis over ten decades of nothing
+                ax.set_ylim(bottom=smallest_mean / 3)
+                lo, hi = axis.get_view_interval()
             if lo > 0 and hi / lo < 100:  # under two decades: label 1-2-5 ticks too
                 axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             axis.set_major_formatter(plain)
@@ -127,7 +137,8 @@ def render(spec: PlotSpec, df, out_stem: str | Path) -> dict:
     ax.set_xlabel(spec.xlabel or spec.x)
     ax.set_ylabel(spec.ylabel or f"{spec.y} (mean, 95% bootstrap CI)")
     if spec.title:
-        ax.set_title(spec.title)
+        # long titles wrap instead of running off the figure
+        ax.set_title("\n".join(textwrap.wrap(spec.title, 60)), fontsize=11)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
