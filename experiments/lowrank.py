@@ -97,8 +97,10 @@ EXPERIMENTS = [
                      xlabel="episode k", ylabel="cumulative exact regret"),
         ),
         rates=(
-            RateClaim(name="lsvi-ucb-regret-vs-k", x="episode", y="regret", by="algorithm",
-                      claimed=0.5, kind="upper", fit_decades=1.5, source=_SOURCE),
+            # one fit per curve: a sweep over horizons or budgets must not pool them
+            RateClaim(name="lsvi-ucb-regret-vs-k", x="episode", y="regret",
+                      by=("algorithm", "horizon", "episodes"), claimed=0.5, kind="upper",
+                      fit_decades=1.5, source=_SOURCE),
         ),
     ),
 ]
