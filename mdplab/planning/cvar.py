@@ -238,8 +238,14 @@ def _lookup(V, Vn, h1, t, jn, c0, eta):
 
 
 @njit(parallel=True, cache=True)
-def _cvar_dp(P, steps, probs, H, c0, eta, n, Vn):
+def _cvar_dp(P, steps, probs, H, c0, eta, n, Vn, bonus, maxrem, clip):
     """Shortfall values ``V (H+1, S, n)`` and the augmented policy ``(H, S, n)``.
+
+    ``U_h(s, c, a)`` is lowered by ``bonus[h, s, a]`` (``(H, S, A)``; zeros for the
+    exact DP) and, with ``clip``, ``V_h(s, c)`` is clipped to
+    ``[(c - maxrem[h])^+, c^+]`` (the range of a shortfall with non-negative
+    rewards, ``maxrem`` the largest return from stage ``h`` on): one kernel for
+    :func:`solve_cvar` and the optimistic planner :func:`bonus_cvar_dp`.
 
     By linearity ``U(s, c, a) = sum_j p_j Z_{s,a}(c - r_j)`` with ``Z_{s,a}(c) =
     sum_s' P(s'|s, a) V_{h+1}(s', c)``: each stage runs one loop, parallel over
@@ -280,7 +286,7 @@ def _cvar_dp(P, steps, probs, H, c0, eta, n, Vn):
                 arg = 0
                 for a in range(A):
                     sa = s * A + a
-                    u = 0.0
+                    u = -bonus[h, s, a]
                     for jj in range(J):
                         p = probs[gr, s, a, jj]
                         if p == 0.0:
@@ -296,6 +302,9 @@ def _cvar_dp(P, steps, probs, H, c0, eta, n, Vn):
                     if u < best:
                         best = u
                         arg = a
+                if clip:
+                    c = c0 + j * eta
+                    best = min(max(best, c - maxrem[h], 0.0), max(c, 0.0))
                 V[h, s, j] = best
                 pol[h, s, j] = arg
     return V, pol
@@ -395,7 +404,6 @@ def optimistic_dp(P, counts, steps, probs, H, c0, eta, Vn, mode, scale, L, vrang
                 V[h, s, j] = min(max(best[j], c - maxrem[h], 0.0), max(c, 0.0))
 
 
-@njit(cache=True)
 def bonus_cvar_dp(P, steps, probs, H, c0, eta, n, bonus, maxrem):
     """Budget DP with a per-``(h, s, a)`` bonus lowering the shortfall (ELA's planner).
 
@@ -406,50 +414,13 @@ def bonus_cvar_dp(P, steps, probs, H, c0, eta, n, bonus, maxrem):
     :func:`cvar_grid` (non-negative rewards: the grid starts at ``c0 <= 0`` and is
     never left from above; budgets below it have shortfall 0), ``bonus (H, S, A)``,
     ``maxrem (H,)`` the largest return from stage ``h`` on. With ``bonus = 0`` and a
-    large ``maxrem`` it is the exact DP of :func:`solve_cvar`. Serial: a learner
-    calls it once per iteration on a small learned model.
+    large ``maxrem`` it is the exact DP of :func:`solve_cvar` (the same kernel).
     """
-    nP, S, A = P.shape[0], P.shape[1], P.shape[2]
-    nR, J = steps.shape[0], steps.shape[3]
-    V = np.zeros((H + 1, S, n))
-    pol = np.zeros((H, S, n), dtype=np.int64)
-    Z = np.zeros((S * A, n))
-    for s in range(S):
-        for j in range(n):
-            V[H, s, j] = max(c0 + j * eta, 0.0)
-    for h in range(H - 1, -1, -1):
-        g = h if nP > 1 else 0
-        gr = h if nR > 1 else 0
-        for s in range(S):
-            for a in range(A):
-                sa = s * A + a
-                for j in range(n):
-                    Z[sa, j] = 0.0
-                for t in range(S):
-                    q = P[g, s, a, t]
-                    if q != 0.0:
-                        for j in range(n):
-                            Z[sa, j] += q * V[h + 1, t, j]
-            for j in range(n):
-                best = np.inf
-                arg = 0
-                for a in range(A):
-                    sa = s * A + a
-                    u = -bonus[h, s, a]
-                    for jj in range(J):
-                        p = probs[gr, s, a, jj]
-                        if p == 0.0:
-                            continue
-                        jn = j - steps[gr, s, a, jj]
-                        if jn >= 0:
-                            u += p * Z[sa, min(jn, n - 1)]
-                    if u < best:
-                        best = u
-                        arg = a
-                c = c0 + j * eta
-                V[h, s, j] = min(max(best, c - maxrem[h], 0.0), max(c, 0.0))
-                pol[h, s, j] = arg
-    return V, pol
+    S = P.shape[1]
+    # non-negative rewards never leave the grid from above, so the risk-neutral
+    # values behind the closed form there are never read
+    unused = np.zeros((H + 1, S))
+    return _cvar_dp(P, steps, probs, H, c0, eta, n, unused, bonus, maxrem, True)
 
 
 @njit(cache=True)
@@ -680,7 +651,8 @@ def solve_cvar(mdp: TabularMDP, tau, budgets=None) -> CVaRResult:
     P = np.ascontiguousarray(mdp.stage_P())
     H = mdp.horizon
     Vn = _risk_neutral(P, grid.steps, grid.probs, grid.eta, H)
-    V, pol = _cvar_dp(P, grid.steps, grid.probs, H, grid.c0, grid.eta, grid.n, Vn)
+    V, pol = _cvar_dp(P, grid.steps, grid.probs, H, grid.c0, grid.eta, grid.n, Vn,
+                      np.zeros((H, mdp.S, mdp.A)), np.zeros(H), False)
     b = grid.budgets
     obj = b - (mdp.init @ V[0]) / tau
     j = int(np.argmax(obj))
