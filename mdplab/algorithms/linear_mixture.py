@@ -87,6 +87,7 @@ from mdplab.models import LinearMixtureMDP
 from mdplab.models._validation import ArgumentTypeError, check_int, check_real
 from mdplab.planning.linear_mixture import (
     MirrorStep,
+    as_stage_rewards,
     best_fixed_policy,
     mirror_step_known,
     occupancy_kernel,
@@ -109,12 +110,7 @@ REWARD_TOL = 1e-9
 def check_episode_rewards(R, H: int, S: int, A: int, name: str = "rewards") -> np.ndarray:
     """``R`` as ``(H, S, A)`` with entries in ``[0, 1]`` whose episode total is at
     most 1: ``sum_h max_{s,a} R_h(s,a) <= 1`` (the horizon-free assumption)."""
-    R = np.asarray(R, dtype=np.float64)
-    if R.shape == (S, A):
-        R = np.broadcast_to(R, (H, S, A))
-    if R.shape != (H, S, A):
-        raise ValueError(f"{name} must have shape (S, A) or (H, S, A) = ({H}, {S}, {A}); "
-                         f"got {R.shape}")
+    R = as_stage_rewards(R, H, S, A, name)
     if not np.isfinite(R).all():
         raise ValueError(f"{name} must be finite")
     if (R < 0).any():
@@ -125,7 +121,7 @@ def check_episode_rewards(R, H: int, S: int, A: int, name: str = "rewards") -> n
             f"{name}: an episode can collect total reward {total:.6g} > 1 (sum over stages "
             "of max_{s,a} r_h); HF-O2PS's horizon-free bound needs total reward <= 1 per "
             "episode (divide per-step rewards by H)")
-    return np.ascontiguousarray(R)
+    return R
 
 
 def check_mixture_features(F: np.ndarray) -> np.ndarray:

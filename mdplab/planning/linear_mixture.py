@@ -38,6 +38,7 @@ from numba import njit
 
 __all__ = [
     "MirrorStep",
+    "as_stage_rewards",
     "best_fixed_policy",
     "flow_residual",
     "mirror_step_cvxpy",
@@ -120,12 +121,13 @@ def _stochastic_policy(policy, H: int, S: int, A: int) -> np.ndarray:
     return pi
 
 
-def _rewards(R, H: int, S: int, A: int) -> np.ndarray:
+def as_stage_rewards(R, H: int, S: int, A: int, name: str = "rewards") -> np.ndarray:
+    """``R`` as a contiguous ``(H, S, A)`` array (a stationary ``(S, A)`` is repeated)."""
     R = np.asarray(R, dtype=np.float64)
     if R.shape == (S, A):
         R = np.broadcast_to(R, (H, S, A))
     if R.shape != (H, S, A):
-        raise ValueError(f"rewards must have shape (S, A) or (H, S, A) = ({H}, {S}, {A}); "
+        raise ValueError(f"{name} must have shape (S, A) or (H, S, A) = ({H}, {S}, {A}); "
                          f"got {R.shape}")
     return np.ascontiguousarray(R)
 
@@ -181,7 +183,7 @@ def policy_value(P, R, policy, init=None, *, stages: bool = False):
     H = pol.shape[0]
     S, A = P.shape[-3], P.shape[-2]
     pi = _stochastic_policy(pol, H, S, A)
-    R = _rewards(R, H, S, A)
+    R = as_stage_rewards(R, H, S, A)
     V = np.zeros((H + 1, S))
     if P.ndim == 4:
         for h in range(H - 1, -1, -1):
@@ -487,7 +489,7 @@ def mirror_step_known(q_prev, reward, alpha: float, P, init, *, tol: float = 1e-
     P = _kernel(P)
     qp = np.ascontiguousarray(q_prev, dtype=np.float64)
     H, S, A = qp.shape
-    ar = alpha * _rewards(reward, H, S, A)
+    ar = alpha * as_stage_rewards(reward, H, S, A)
     init = np.ascontiguousarray(init, dtype=np.float64)
     n = H * S
     v = np.zeros((H + 1, S)) if v0 is None else np.array(v0, dtype=np.float64)

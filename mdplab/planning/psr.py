@@ -105,13 +105,12 @@ def _expand_level(ops, phi, X):
 @njit(cache=True)
 def _reward_level(ops, R, X, P, C):
     """One level of the reward recursion: children's unnormalised beliefs, their
-    probabilities and ``C(h a o) = C(h) + X[h] . R[:, a] / P(h)`` (0 where ``P = 0``)."""
+    probabilities (:func:`_expand_level` with ``phi = 1``) and
+    ``C(h a o) = C(h) + X[h] . R[:, a] / P(h)`` (0 where ``P = 0``)."""
     N, S = X.shape
     A, O = ops.shape[0], ops.shape[1]
-    K = A * O
-    out = np.empty((N * K, S))
-    p = np.empty(N * K)
-    c = np.empty(N * K)
+    out, p = _expand_level(ops, np.ones(S), X)
+    c = np.empty(N * A * O)
     for n in range(N):
         for a in range(A):
             r = 0.0
@@ -120,16 +119,7 @@ def _reward_level(ops, R, X, P, C):
                     r += X[n, s] * R[s, a]
                 r /= P[n]
             for o in range(O):
-                k = n * K + a * O + o
-                tot = 0.0
-                for i in range(S):
-                    acc = 0.0
-                    for j in range(S):
-                        acc += ops[a, o, i, j] * X[n, j]
-                    out[k, i] = acc
-                    tot += acc
-                p[k] = tot
-                c[k] = C[n] + r
+                c[n * A * O + a * O + o] = C[n] + r
     return out, p, c
 
 
