@@ -256,31 +256,11 @@ def _optimistic_backward(P, R, bonus, lo, hi):
 
 
 @njit(cache=True)
-def _optimistic_cell(feats, bonus, steps, Wh, j, n):
-    """``min_a [ -bonus[a] + feats[a] . Wh[:, j - steps[a]] ]`` (0 below the grid, the
-    top budget above it) and its first minimiser: one (state, budget) cell of the
-    ELLA planner, shared by the regression targets and the policy read-off."""
-    A, d = feats.shape
-    best = np.inf
-    arg = 0
-    for a in range(A):
-        u = -bonus[a]
-        jn = j - steps[a]
-        if jn >= 0:
-            jn = min(jn, n - 1)
-            for k in range(d):
-                u += feats[a, k] * Wh[k, jn]
-        if u < best:
-            best = u
-            arg = a
-    return best, arg
-
-
-@njit(cache=True)
 def _ella_regression(X, wts, Ginv, Fn, Kn, Bn, c0, eta, n, maxrem):
     """The discretised LSVI backward pass; ``W (H, d, n)`` (see :func:`ella_plan`).
     Serial (the budgets' regressions are independent, but one call is milliseconds)."""
     H, N, d = X.shape
+    A = Fn.shape[2]
     W = np.zeros((H, d, n))
     for h in range(H - 1, -1, -1):
         for j in range(n):
@@ -294,7 +274,16 @@ def _ella_regression(X, wts, Ginv, Fn, Kn, Bn, c0, eta, n, maxrem):
                 if h == H - 1:
                     y = hi
                 else:
-                    best, _ = _optimistic_cell(Fn[h, i], Bn[h, i], Kn[h, i], W[h + 1], j, n)
+                    best = np.inf
+                    for a in range(A):
+                        u = -Bn[h, i, a]
+                        jn = j - Kn[h, i, a]
+                        if jn >= 0:
+                            jn = min(jn, n - 1)
+                            for k in range(d):
+                                u += Fn[h, i, a, k] * W[h + 1, k, jn]
+                        if u < best:
+                            best = u
                     y = min(max(best, c - maxrem[h + 1], 0.0), hi)
                 for k in range(d):
                     r[k] += w * X[h, i, k] * y
@@ -324,7 +313,18 @@ def _ella_table(phi, W, steps, bonus, c0, eta, maxrem):
         for s in range(S):
             for j in range(n):
                 c = c0 + j * eta
-                best, arg = _optimistic_cell(phi[g, s], bonus[h, s], steps[gr, s], W[h], j, n)
+                best = np.inf
+                arg = 0
+                for a in range(A):
+                    u = -bonus[h, s, a]
+                    jn = j - steps[gr, s, a]
+                    if jn >= 0:
+                        jn = min(jn, n - 1)
+                        for k in range(d):
+                            u += phi[g, s, a, k] * W[h, k, jn]
+                    if u < best:
+                        best = u
+                        arg = a
                 V[h, s, j] = min(max(best, c - maxrem[h], 0.0), max(c, 0.0))
                 pol[h, s, j] = arg
     return V, pol
